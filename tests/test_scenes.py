@@ -1,0 +1,311 @@
+"""Tests for lecturekit.scenes, the procedural scenes with object masks."""
+
+import dataclasses
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from lecturekit import scenes
+from lecturekit.scenes import (
+    CLASSES,
+    IMAGE_SIZE,
+    TEST_SEED_START,
+    Scene,
+    make_batch,
+    make_scene,
+    test_seeds,
+)
+
+N_CHECK = 200  # scenes used by the statistical checks
+
+
+@pytest.fixture(scope="module")
+def many():
+    return [make_scene(seed) for seed in range(N_CHECK)]
+
+
+def _dilate(mask, steps=1):
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_constants():
+    assert len(CLASSES) >= 8
+    assert len(set(CLASSES)) == len(CLASSES)
+    assert IMAGE_SIZE == 128
+    assert TEST_SEED_START == 1_000_000
+
+
+def test_same_seed_same_scene():
+    a, b = make_scene(123), make_scene(123)
+    assert np.array_equal(a.image, b.image)
+    assert np.array_equal(a.mask, b.mask)
+    assert a.label == b.label and a.seed == b.seed == 123
+
+
+def test_different_seeds_differ():
+    images = [make_scene(seed).image for seed in range(20)]
+    for i in range(len(images)):
+        for j in range(i + 1, len(images)):
+            assert not np.array_equal(images[i], images[j]), (i, j)
+
+
+def test_global_rng_is_neither_used_nor_needed():
+    np.random.seed(0)
+    a = make_scene(5)
+    np.random.seed(1)
+    b = make_scene(5)
+    assert np.array_equal(a.image, b.image)
+    state = np.random.get_state()[1].copy()
+    make_scene(6)
+    assert np.array_equal(np.random.get_state()[1], state)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 97])
+def test_scene_shapes_dtypes_ranges(size):
+    sc = make_scene(42, size=size)
+    assert isinstance(sc, Scene)
+    assert sc.image.shape == (size, size, 3) and sc.image.dtype == np.float32
+    assert sc.mask.shape == (size, size) and sc.mask.dtype == np.bool_
+    assert isinstance(sc.label, int) and 0 <= sc.label < len(CLASSES)
+    assert sc.image.min() >= 0.0 and sc.image.max() <= 1.0
+    assert np.isfinite(sc.image).all()
+    assert sc.mask.any()
+
+
+def test_scene_is_immutable():
+    sc = make_scene(3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sc.label = 0
+    with pytest.raises(ValueError):
+        sc.image[0, 0, 0] = 0.5
+    with pytest.raises(ValueError):
+        sc.mask[0, 0] = True
+
+
+def test_make_batch_matches_make_scene():
+    seeds = [4, 0, 17]
+    images, masks, labels = make_batch(seeds, size=64)
+    assert images.shape == (3, 3, 64, 64) and images.dtype == torch.float32
+    assert masks.shape == (3, 64, 64) and masks.dtype == torch.bool
+    assert labels.shape == (3,) and labels.dtype == torch.int64
+    assert 0.0 <= images.min().item() and images.max().item() <= 1.0
+    for i, seed in enumerate(seeds):
+        sc = make_scene(seed, size=64)
+        assert np.array_equal(images[i].numpy().transpose(1, 2, 0), sc.image)
+        assert np.array_equal(masks[i].numpy(), sc.mask)
+        assert labels[i].item() == sc.label
+
+
+def test_make_batch_accepts_ranges_generators_and_empty():
+    a = make_batch(range(2), size=32)
+    b = make_batch((s for s in (0, 1)), size=32)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    images, masks, labels = make_batch([], size=32)
+    assert images.shape == (0, 3, 32, 32) and masks.shape == (0, 32, 32)
+    assert labels.shape == (0,)
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def test_mask_area_is_sensible(many):
+    fractions = np.array([sc.mask.mean() for sc in many])
+    assert fractions.min() > 0.01, fractions.min()
+    assert fractions.max() < 0.30, fractions.max()
+    # the object is one piece somewhere inside the image, not a frame-filling blob
+    assert 0.03 < np.median(fractions) < 0.15
+
+
+def test_mask_size_follows_object_scale(many):
+    # bounding box of the mask: 20%-60% of the side for every scene
+    for sc in many:
+        ys, xs = np.nonzero(sc.mask)
+        extent = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) / IMAGE_SIZE
+        assert 0.18 <= extent <= 0.6, (sc.seed, extent)
+
+
+def test_mask_is_exactly_where_the_object_changed_the_image():
+    # Render each scene again without its object; all random draws are the same, so
+    # the two images may differ only on the object and its anti-aliased rim. The rim is
+    # one pixel wide except beyond sub-pixel-thin tips (star points, crescent horns),
+    # whose partial coverage can reach a pixel that has no masked neighbour.
+    changed_inside = []
+    for seed in range(60):
+        with_obj = scenes._render(seed, IMAGE_SIZE, draw_object=True)
+        without = scenes._render(seed, IMAGE_SIZE, draw_object=False)
+        assert not without.mask.any()
+        diff = np.abs(with_obj.image - without.image).max(axis=2)
+        assert np.all(diff[~_dilate(with_obj.mask, 3)] == 0.0), seed
+        assert np.sum(diff[~_dilate(with_obj.mask, 1)] > 0) <= 8, seed
+        changed_inside.append(np.mean(diff[with_obj.mask] > 0.05))
+    # the object really covers what the mask says (not merely a same-coloured patch)
+    assert np.median(changed_inside) > 0.8
+    assert min(changed_inside) > 0.3
+
+
+def _hue(rgb):
+    r, g, b = rgb
+    mx, mn = max(rgb), min(rgb)
+    if mx - mn < 1e-6:
+        return 0.0
+    if mx == r:
+        h = ((g - b) / (mx - mn)) % 6
+    elif mx == g:
+        h = (b - r) / (mx - mn) + 2
+    else:
+        h = (r - g) / (mx - mn) + 4
+    return 60.0 * h
+
+
+def test_object_pixels_carry_the_class_colour(many):
+    # The mean colour under the mask is that of a saturated object of the class hue,
+    # and clearly not the mean colour of the rest of the image.
+    hues = {c: [] for c in range(len(CLASSES))}
+    for sc in many:
+        inside = sc.image[sc.mask].mean(axis=0)
+        outside = sc.image[~_dilate(sc.mask, 2)].mean(axis=0)
+        hues[sc.label].append(_hue(inside))
+        assert np.abs(inside - outside).max() > 0.05 or sc.image[sc.mask].std() > 0.1
+    for label, hs in hues.items():
+        angles = np.deg2rad(hs)
+        mean_dir = np.hypot(np.cos(angles).mean(), np.sin(angles).mean())
+        assert mean_dir > 0.95, (CLASSES[label], mean_dir)  # hues tightly clustered
+
+
+# --------------------------------------------------------------------------- labels and splits
+
+
+def test_every_class_appears_roughly_uniformly(many):
+    counts = Counter(sc.label for sc in many)
+    expected = N_CHECK / len(CLASSES)
+    assert set(counts) == set(range(len(CLASSES)))
+    for label, c in counts.items():
+        assert 0.4 * expected <= c <= 1.6 * expected, (CLASSES[label], c)
+
+
+def test_test_seeds_are_disjoint_from_training():
+    seeds = test_seeds(50)
+    assert isinstance(seeds, range)
+    assert list(seeds) == list(range(TEST_SEED_START, TEST_SEED_START + 50))
+    assert min(seeds) >= TEST_SEED_START
+    assert not set(seeds) & set(range(TEST_SEED_START - 1000, TEST_SEED_START))
+    more = test_seeds(10, offset=50)
+    assert more.start == TEST_SEED_START + 50 and len(more) == 10
+    assert not set(more) & set(seeds)
+    assert len(test_seeds(0)) == 0
+
+
+@pytest.fixture(scope="module")
+def split():
+    return [make_scene(s) for s in range(400)], [make_scene(s) for s in test_seeds(200)]
+
+
+def _nearest_mean_accuracy(split, feature, standardise=False):
+    """Nearest-class-mean classifier fitted on training seeds, scored on test seeds."""
+    train, test = split
+    x = np.array([feature(sc) for sc in train])
+    y = np.array([sc.label for sc in train])
+    xt = np.array([feature(sc) for sc in test])
+    if standardise:
+        mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
+        x, xt = (x - mu) / sd, (xt - mu) / sd
+    means = np.array([x[y == c].mean(axis=0) for c in range(len(CLASSES))])
+    yt = np.array([sc.label for sc in test])
+    pred = np.argmin(((xt[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    return (pred == yt).mean()
+
+
+def test_classes_are_separable_by_object_colour(split):
+    # Nearest class mean on the hue of the mean object colour (as a point on the
+    # colour wheel), fitted on training seeds and scored on evaluation seeds: far
+    # above the 1/8 chance level because every class has its own hue.
+    def object_hue(sc):
+        h = np.deg2rad(_hue(sc.image[sc.mask].mean(axis=0)))
+        return np.array([np.cos(h), np.sin(h)])
+
+    accuracy = _nearest_mean_accuracy(split, object_hue)
+    assert accuracy > 0.9, accuracy
+
+
+def test_classes_are_separable_by_mask_shape(split):
+    # The same learner on rotation- and scale-invariant statistics of the mask alone
+    # (no colour): each class has its own shape.
+    def shape_stats(sc):
+        ys, xs = np.nonzero(sc.mask)
+        cy, cx = ys.mean(), xs.mean()
+        r = np.hypot(ys - cy, xs - cx)
+        big = r.max()
+        centre_filled = float(sc.mask[int(round(cy)), int(round(cx))])
+        fill = len(ys) / (np.pi * big**2)
+        return np.array([fill, r.mean() / big, r.std() / big, r.min() / big, centre_filled])
+
+    accuracy = _nearest_mean_accuracy(split, shape_stats, standardise=True)
+    assert accuracy > 0.9, accuracy
+
+
+def test_whole_image_colour_is_a_weak_cue(split):
+    # The background is not tied to the class: without the mask, nearest class mean on
+    # the whole image's mean colour does far worse, so a model must find the object.
+    def image_mean(sc):
+        return sc.image.reshape(-1, 3).mean(axis=0)
+
+    assert _nearest_mean_accuracy(split, image_mean) < 0.5
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("size", [31, 0, -5, 16.0, 128.0, "128", None, True])
+def test_bad_size_is_rejected(size):
+    with pytest.raises(ValueError, match="size") as info:
+        make_scene(0, size=size)
+    assert repr(size) in str(info.value) or str(size) in str(info.value)
+    assert "32" in str(info.value)
+    with pytest.raises(ValueError, match="size"):
+        make_batch([0], size=size)
+
+
+@pytest.mark.parametrize("seed", [-1, -1000, 1.5, "3", None])
+def test_bad_seed_is_rejected(seed):
+    with pytest.raises(ValueError, match="seed"):
+        make_scene(seed)
+    with pytest.raises(ValueError, match="seed"):
+        make_batch([0, seed], size=32)
+
+
+def test_numpy_integers_are_accepted():
+    a = make_scene(np.int64(9), size=np.int32(48))
+    b = make_scene(9, size=48)
+    assert np.array_equal(a.image, b.image) and a.seed == 9 and type(a.seed) is int
+
+
+@pytest.mark.parametrize("n, offset", [(-1, 0), (5, -1), (2.0, 0)])
+def test_bad_test_seeds_arguments(n, offset):
+    with pytest.raises(ValueError):
+        test_seeds(n, offset)
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def test_generation_is_fast():
+    make_scene(0)
+    start = time.perf_counter()
+    for seed in range(40):
+        make_scene(seed)
+    per_scene = (time.perf_counter() - start) / 40
+    assert per_scene < 0.03, f"{per_scene * 1e3:.1f} ms per scene"
