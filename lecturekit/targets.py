@@ -1,0 +1,199 @@
+"""Targets: what to differentiate or to maximise (the lecture's "pseudo-loss").
+
+The lecture takes "the activation of an arbitrary neuron or layer" as a loss to
+backpropagate (Zeiler & Fergus 2014; Simonyan et al. 2014): a single neuron, a
+whole activation map, a whole layer, a class logit or a class probability. A
+target gives one number per image; gradients (:mod:`lecturekit.gradients`) take
+its derivative with respect to the input, and the optimisation loop maximises
+it. Targets add and scale, so ``Channel("conv5", 3) - 0.5 * Layer("conv2")`` is
+a target too.
+
+Every target names the layers it needs (``target.layers``) and is called on a
+dictionary of their activations, as returned by ``model.activations``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+
+Index = int | Sequence[int] | torch.Tensor
+
+
+class Target(ABC):
+    """A scalar per image, computed from the activations of ``self.layers``."""
+
+    layers: tuple[str, ...] = ()
+
+    @abstractmethod
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One value per image, shape (N,)."""
+
+    def __add__(self, other: Target) -> Target:
+        return Sum([(1.0, self), (1.0, other)])
+
+    def __sub__(self, other: Target) -> Target:
+        return Sum([(1.0, self), (-1.0, other)])
+
+    def __mul__(self, weight: float) -> Target:
+        return Sum([(float(weight), self)])
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Target:
+        return Sum([(-1.0, self)])
+
+
+class Sum(Target):
+    """A weighted sum of targets: ``sum(weight * target)``."""
+
+    def __init__(self, terms: Sequence[tuple[float, Target]]) -> None:
+        flat: list[tuple[float, Target]] = []
+        for weight, target in terms:
+            if isinstance(target, Sum):
+                flat += [(weight * inner_weight, inner) for inner_weight, inner in target.terms]
+            else:
+                flat.append((weight, target))
+        self.terms = flat
+        self.layers = tuple(dict.fromkeys(layer for _, t in flat for layer in t.layers))
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(weight * target(acts) for weight, target in self.terms)
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{weight:g} * {target!r}" for weight, target in self.terms)
+
+
+def _check_channel(layer: str, channel: int, activation: torch.Tensor) -> None:
+    count = activation.shape[1]
+    if not 0 <= channel < count:
+        raise ValueError(f"channel {channel} is out of range for layer {layer} with {count} "
+                         f"channels (valid: 0..{count - 1})")
+
+
+def _per_image_index(index: Index, batch: int, count: int, what: str) -> torch.Tensor:
+    indices = torch.as_tensor(index, dtype=torch.long).reshape(-1)
+    if indices.numel() == 1:
+        indices = indices.expand(batch)
+    if indices.numel() != batch:
+        raise ValueError(f"{what} has {indices.numel()} entries for a batch of {batch} images; "
+                         f"give one index or one per image")
+    bad = indices[(indices < 0) | (indices >= count)]
+    if bad.numel():
+        raise ValueError(f"{what} {int(bad[0])} is out of range: the model has {count} classes "
+                         f"(valid: 0..{count - 1})")
+    return indices
+
+
+class Neuron(Target):
+    """One unit: channel ``channel`` at position (``y``, ``x``) of a conv layer's map
+    (the centre when not given), or unit ``channel`` of a fully connected layer."""
+
+    def __init__(self, layer: str, channel: int, y: int | None = None, x: int | None = None):
+        self.layers = (layer,)
+        self.layer, self.channel, self.y, self.x = layer, int(channel), y, x
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = acts[self.layer]
+        _check_channel(self.layer, self.channel, act)
+        if act.ndim == 2:
+            if self.y is not None or self.x is not None:
+                raise ValueError(f"layer {self.layer} is fully connected: give no position")
+            return act[:, self.channel]
+        height, width = act.shape[-2:]
+        y = height // 2 if self.y is None else self.y
+        x = width // 2 if self.x is None else self.x
+        if not (0 <= y < height and 0 <= x < width):
+            raise ValueError(f"position (y={y}, x={x}) is outside the {height} x {width} map "
+                             f"of layer {self.layer} (valid: y in 0..{height - 1}, "
+                             f"x in 0..{width - 1})")
+        return act[:, self.channel, y, x]
+
+    def __repr__(self) -> str:
+        where = "" if self.y is None and self.x is None else f", y={self.y}, x={self.x}"
+        return f"Neuron({self.layer!r}, {self.channel}{where})"
+
+
+class Channel(Target):
+    """A whole activation map: the mean of channel ``channel`` of a layer."""
+
+    def __init__(self, layer: str, channel: int):
+        self.layers = (layer,)
+        self.layer, self.channel = layer, int(channel)
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = acts[self.layer]
+        _check_channel(self.layer, self.channel, act)
+        return act[:, self.channel].reshape(act.shape[0], -1).mean(1)
+
+    def __repr__(self) -> str:
+        return f"Channel({self.layer!r}, {self.channel})"
+
+
+class Layer(Target):
+    """A whole layer: the mean of all its activations."""
+
+    def __init__(self, layer: str):
+        self.layers = (layer,)
+        self.layer = layer
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = acts[self.layer]
+        return act.reshape(act.shape[0], -1).mean(1)
+
+    def __repr__(self) -> str:
+        return f"Layer({self.layer!r})"
+
+
+class LayerL2(Target):
+    """DeepDream's objective: half the squared L2 norm of a layer's activations
+    (Mordvintsev et al. 2015)."""
+
+    def __init__(self, layer: str):
+        self.layers = (layer,)
+        self.layer = layer
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = acts[self.layer]
+        return 0.5 * act.reshape(act.shape[0], -1).pow(2).sum(1)
+
+    def __repr__(self) -> str:
+        return f"LayerL2({self.layer!r})"
+
+
+class Logit(Target):
+    """The unnormalised class score S_c (output of ``fc8``), as Simonyan et al. (2014)
+    use for saliency maps and class models. ``index``: one class, or one per image."""
+
+    def __init__(self, index: Index):
+        self.layers = ("fc8",)
+        self.index = index
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        scores = acts["fc8"]
+        rows = torch.arange(scores.shape[0], device=scores.device)
+        index = _per_image_index(self.index, scores.shape[0], scores.shape[1], "class index")
+        return scores[rows, index.to(scores.device)]
+
+    def __repr__(self) -> str:
+        return f"Logit({self.index!r})"
+
+
+class Probability(Target):
+    """The softmax probability of a class. Simonyan et al. prefer the logit: the
+    probability also rises when the other classes' scores fall."""
+
+    def __init__(self, index: Index):
+        self.layers = ("fc8",)
+        self.index = index
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        probs = torch.softmax(acts["fc8"], dim=1)
+        rows = torch.arange(probs.shape[0], device=probs.device)
+        index = _per_image_index(self.index, probs.shape[0], probs.shape[1], "class index")
+        return probs[rows, index.to(probs.device)]
+
+    def __repr__(self) -> str:
+        return f"Probability({self.index!r})"
