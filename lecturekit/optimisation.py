@@ -1,0 +1,208 @@
+"""The one optimisation loop behind DeepDream, class models and inversion.
+
+The second half of the lecture changes the *input* until the network responds
+as asked: maximise a neuron, a layer or a class score (DeepDream, Mordvintsev
+et al. 2015; class models, Simonyan et al. 2014), or match a layer's stored
+activations (inversion, Mahendran & Vedaldi 2015). Each is a short recipe over
+:func:`optimise`, which does per step:
+
+    image -> random transforms -> model up to the deepest layer needed
+          -> objective (a :class:`~lecturekit.targets.Target`) + weighted regularisers
+          -> gradient step on the image (optionally normalised) -> clamp to valid pixels
+
+with octaves (small scales first, the detail carried up), an optimiser with a
+schedule of phases, a history of every step, a progress bar and a seed. The
+model's weights stay frozen; the forward pass stops at the objective's
+deepest layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from lecturekit.models import LayeredAlexNet
+from lecturekit.targets import Target
+
+Regulariser = Callable[[torch.Tensor], torch.Tensor]
+Weight = float | torch.Tensor
+OPTIMISERS: tuple[str, ...] = ("adam", "sgd")
+
+
+@dataclass
+class Term:
+    """A named regulariser with its weight (a number, or one per image)."""
+    name: str
+    weight: Weight
+    function: Regulariser
+
+
+@dataclass
+class OptimisationResult:
+    """The optimised images (normalised, detached) and what happened on the way."""
+    image: torch.Tensor
+    objective: torch.Tensor
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _check_positive(name: str, value: float, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and ok):
+        valid = "a number >= 0" if allow_zero else "a number > 0"
+        raise ValueError(f"{name} must be {valid}, got {value!r}")
+
+
+def _check_weight(name: str, weight: Weight) -> None:
+    values = torch.as_tensor(weight, dtype=torch.float64)
+    if not torch.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"the weight (lambda) of {name} must be >= 0, got {weight!r}")
+
+
+def pixel_bounds(model: LayeredAlexNet, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The normalised values of pixel 0 and pixel 1 per channel, shaped (1, 3, 1, 1)."""
+    mean = torch.tensor(model.preprocess.mean, dtype=like.dtype, device=like.device)
+    std = torch.tensor(model.preprocess.std, dtype=like.dtype, device=like.device)
+    return ((0 - mean) / std).view(1, 3, 1, 1), ((1 - mean) / std).view(1, 3, 1, 1)
+
+
+def octave_sizes(size: tuple[int, int], octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Image sizes from the smallest octave up to ``size`` (DeepDream's cascade)."""
+    if octaves < 1 or int(octaves) != octaves:
+        raise ValueError(f"octaves must be a whole number >= 1, got {octaves!r}")
+    _check_positive("octave_scale", scale)
+    sizes = [(round(size[0] / scale ** k), round(size[1] / scale ** k))
+             for k in reversed(range(octaves))]
+    if min(sizes[0]) < 63:
+        raise ValueError(f"{octaves} octaves at scale {scale} shrink the {size[0]} x {size[1]} "
+                         f"image to {sizes[0][0]} x {sizes[0][1]}, below the 63 pixels AlexNet "
+                         f"needs; use fewer octaves, a smaller octave_scale or a larger image")
+    return sizes
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _make_optimiser(name: str, parameter: torch.Tensor, lr: float,
+                    momentum: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam([parameter], lr=lr)
+    return torch.optim.SGD([parameter], lr=lr, momentum=momentum)
+
+
+def _phases(steps: int | None, lr: float | None,
+            schedule: Sequence[tuple[int, float]] | None) -> list[tuple[int, float]]:
+    if schedule is None:
+        if steps is None or lr is None:
+            raise ValueError("give steps and lr, or a schedule of (steps, lr) phases")
+        schedule = [(steps, lr)]
+    phases = [(int(n), float(rate)) for n, rate in schedule]
+    for n, rate in phases:
+        if n < 1:
+            raise ValueError(f"steps must be a whole number >= 1, got {n}")
+        _check_positive("lr (learning rate)", rate)
+    return phases
+
+
+def _raise_if_diverged(step: int, parts: dict[str, torch.Tensor], lr: float) -> None:
+    bad = [name for name, value in parts.items() if not torch.isfinite(value).all()]
+    if bad:
+        raise FloatingPointError(
+            f"the optimisation diverged at step {step}: {', '.join(bad)} became NaN or "
+            f"infinite; lower the learning rate (now {lr:g})"
+            + (f" or the weight of {', '.join(b for b in bad if b != 'objective')}"
+               if any(b != "objective" for b in bad) else ""))
+
+
+def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
+             maximise: bool = True, terms: Sequence[Term] = (),
+             transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+             steps: int | None = 200, lr: float | None = 0.05,
+             schedule: Sequence[tuple[int, float]] | None = None,
+             optimiser: str = "adam", momentum: float = 0.9,
+             normalise_step: bool = False, clamp: bool = True,
+             octaves: int = 1, octave_scale: float = 1.4,
+             callback: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
+             progress: bool = True, seed: int = 0) -> OptimisationResult:
+    """Optimise a batch of normalised images ``init`` (N, 3, H, W) for ``objective``.
+
+    The loss per image is ``-objective`` (``maximise=True``) or ``objective``,
+    plus ``weight * term(image)`` for each term. ``schedule`` is a list of
+    ``(steps, lr)`` phases (the optimiser's momentum is reset at each phase, as
+    Mahendran & Vedaldi do); without it, one phase of ``steps`` at ``lr``.
+    ``normalise_step`` divides the gradient by its mean absolute value per image
+    before the step (DeepDream). With ``octaves > 1`` every phase runs at each
+    of the growing sizes, and what was added to the image is carried up.
+    ``steps`` per octave; the history counts steps over all octaves.
+    """
+    if not isinstance(objective, Target):
+        raise TypeError(f"objective must be a lecturekit.targets.Target, got "
+                        f"{type(objective).__name__}")
+    if optimiser not in OPTIMISERS:
+        raise ValueError(f"unknown optimiser {optimiser!r}; valid: {', '.join(OPTIMISERS)}")
+    for layer in objective.layers:
+        model.check_layer(layer)
+    model.check_batch(init)
+    for term in terms:
+        _check_weight(term.name, term.weight)
+    phases = _phases(steps, lr, schedule)
+    sizes = octave_sizes(tuple(init.shape[-2:]), octaves, octave_scale)
+    generator = torch.Generator().manual_seed(seed)
+    base = init.detach().to(model.device)
+    low, high = pixel_bounds(model, base)
+    sign = -1.0 if maximise else 1.0
+    history: list[dict[str, float]] = []
+    total = len(sizes) * sum(n for n, _ in phases)
+    bar = tqdm(total=total, disable=not progress, desc="optimising", unit="step", leave=False)
+    image = _resize(base, sizes[0]).clone()
+    previous_base = _resize(base, sizes[0])
+    try:
+        for octave, size in enumerate(sizes):
+            if octave:  # carry what was added so far up to the larger size
+                octave_base = _resize(base, size)
+                image = octave_base + _resize(image - previous_base, size)
+                previous_base = octave_base
+            image = image.detach().requires_grad_(True)
+            for n_steps, rate in phases:
+                opt = _make_optimiser(optimiser, image, rate, momentum)
+                for _ in range(n_steps):
+                    seen = transform(image, generator) if transform is not None else image
+                    values = objective(model.activations(seen, objective.layers))
+                    parts = {"objective": values}
+                    loss = sign * values
+                    for term in terms:
+                        penalty = term.function(image)
+                        parts[term.name] = penalty
+                        weight = torch.as_tensor(term.weight, dtype=image.dtype,
+                                                 device=image.device)
+                        loss = loss + weight * penalty
+                    _raise_if_diverged(len(history), parts, rate)
+                    opt.zero_grad(set_to_none=True)
+                    loss.sum().backward()
+                    if normalise_step:
+                        grad = image.grad
+                        scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+                        image.grad = grad / scale
+                    opt.step()
+                    if clamp:
+                        with torch.no_grad():
+                            image.copy_(torch.maximum(torch.minimum(image, high), low))
+                    record = {"step": float(len(history)), "loss": float(loss.detach().mean())}
+                    record.update({name: float(value.detach().mean()) for name, value in parts.items()})
+                    history.append(record)
+                    if callback is not None:
+                        callback(len(history) - 1, image.detach(), record)
+                    bar.update()
+    finally:
+        bar.close()
+    final = image.detach()
+    with torch.no_grad():
+        final_values = objective(model.activations(final, objective.layers))
+    return OptimisationResult(image=final, objective=final_values.detach(), history=history)
