@@ -197,3 +197,27 @@ class Probability(Target):
 
     def __repr__(self) -> str:
         return f"Probability({self.index!r})"
+
+
+class FeatureMatching(Target):
+    """Mahendran & Vedaldi's (2015) data term: ||Phi(x) - Phi0||^2 / ||Phi0||^2 per image,
+    where ``reference`` holds Phi0, the stored activations of ``layer``. Minimise it."""
+
+    def __init__(self, layer: str, reference: torch.Tensor):
+        self.layers = (layer,)
+        self.layer = layer
+        self.reference = reference.detach()
+        flat = self.reference.reshape(self.reference.shape[0], -1)
+        self.norm2 = flat.pow(2).sum(1).clamp_min(1e-12)
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        act = acts[self.layer]
+        if act.shape != self.reference.shape:
+            raise ValueError(f"the activations of {self.layer} have shape {tuple(act.shape)} but "
+                             f"the reference has {tuple(self.reference.shape)}; invert images of "
+                             f"the size the reference was computed at")
+        diff = (act - self.reference.to(act)).reshape(act.shape[0], -1)
+        return diff.pow(2).sum(1) / self.norm2.to(act)
+
+    def __repr__(self) -> str:
+        return f"FeatureMatching({self.layer!r}, reference of shape {tuple(self.reference.shape)})"
