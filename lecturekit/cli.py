@@ -2,8 +2,8 @@
 
 Commands: ``doctor`` (what is installed and available), ``fetch-weights``
 (download the ImageNet AlexNet weights ahead of an offline lecture),
-``train-toy`` (retrain the bundled model) and ``evaluate`` (measured claims as
-one JSON object).
+``train-toy`` (retrain the bundled model), ``evaluate`` (measured claims as
+one JSON object) and ``figures`` (the lecture's figures as PNG files).
 """
 
 from __future__ import annotations
@@ -96,6 +96,29 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def figures(args: argparse.Namespace) -> int:
+    """Write the lecture's figures as PNG files; never replaces a file without --force."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecturekit.figures import check_names, write_figures
+
+    try:
+        names = check_names(args.only)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    model = models.load_model(args.model)
+    try:
+        paths = write_figures(model, args.out, names, overwrite=args.force)
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m lecturekit", description=__doc__,
@@ -122,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(run=evaluate)
+    fig = commands.add_parser("figures", help="write the lecture's figures as PNG files")
+    fig.add_argument("--out", required=True, help="folder for the <name>.png files")
+    fig.add_argument("--model", choices=models.MODEL_NAMES, default="auto",
+                     help="network to explain (default: auto)")
+    fig.add_argument("--force", action="store_true", help="replace existing files")
+    fig.add_argument("--only", nargs="+", metavar="NAME",
+                     help="make only these figures (default: all)")
+    fig.set_defaults(run=figures)
     return parser
 
 
