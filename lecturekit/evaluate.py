@@ -8,15 +8,19 @@ dictionary. Every number is computed at call time from freshly generated scenes
 from __future__ import annotations
 
 from lecturekit import scenes
+from lecturekit.class_model import class_model_claims
 from lecturekit.localisation import localisation_table
 from lecturekit.models import LayeredAlexNet
 from lecturekit.toy_training import scene_accuracy
 
 
-def evaluate(model: LayeredAlexNet, n_scenes: int = 1000, localisation_scenes: int = 200) -> dict:
-    """Classification accuracy of the toy model on ``n_scenes`` fresh scenes, and under
-    ``"localisation"`` how well its gradient maps find the object in ``localisation_scenes``
-    fresh scenes (:func:`lecturekit.localisation.localisation_table`)."""
+def evaluate(model: LayeredAlexNet, n_scenes: int = 1000, localisation_scenes: int = 200,
+             keys: tuple[str, ...] = ("accuracy", "localisation", "class_model")) -> dict:
+    """The toy model's measured claims: ``"accuracy"`` on ``n_scenes`` fresh scenes;
+    ``"localisation"``, how well its gradient maps find the object in
+    ``localisation_scenes`` fresh scenes (:mod:`lecturekit.localisation`);
+    ``"class_model"``, the probability of every class's class-model image, plain and
+    under transforms it was not optimised for (:mod:`lecturekit.class_model`)."""
     if model.name != "toy":
         raise ValueError(f"evaluate measures on the toy scenes, so model must be the toy model, "
                          f"got {model.name!r}")
@@ -26,6 +30,17 @@ def evaluate(model: LayeredAlexNet, n_scenes: int = 1000, localisation_scenes: i
             or localisation_scenes < 1:
         raise ValueError(f"localisation_scenes must be a positive number of scenes, "
                          f"got {localisation_scenes!r}")
-    return {"model": model.name, "n_scenes": n_scenes,
-            "accuracy": scene_accuracy(model, scenes.test_seeds(n_scenes)),
-            "localisation": localisation_table(model, n_scenes=localisation_scenes)}
+    unknown = set(keys) - set(EVALUATIONS)
+    if unknown:
+        raise ValueError(f"unknown evaluation {sorted(unknown)}; valid: {', '.join(EVALUATIONS)}")
+    results: dict = {"model": model.name, "n_scenes": n_scenes}
+    if "accuracy" in keys:
+        results["accuracy"] = scene_accuracy(model, scenes.test_seeds(n_scenes))
+    if "localisation" in keys:
+        results["localisation"] = localisation_table(model, n_scenes=localisation_scenes)
+    if "class_model" in keys:
+        results["class_model"] = class_model_claims(model)
+    return results
+
+
+EVALUATIONS: tuple[str, ...] = ("accuracy", "localisation", "class_model")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from lecturekit import plot, scenes
+from lecturekit import plot, plot_dream, scenes
 from lecturekit.backward_rules import RULES
 from lecturekit.gradients import input_gradient
 from lecturekit.images import sample_image
@@ -125,6 +125,8 @@ FIGURES: dict[str, Callable[[LayeredAlexNet], Figure]] = {
     "rule_comparison": rule_comparison_figure,
     "saliency_overlay": saliency_overlay_figure,
     "top9": top9_view,
+    "deepdream": plot_dream.deepdream_figure,
+    "class_model": plot_dream.class_model_figure,
 }
 """Every figure :func:`write_figures` can make, by file name (without ``.png``)."""
 

@@ -1,0 +1,164 @@
+"""Class-model visualisation (Simonyan et al. 2014) on the toy model."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import lecturekit.class_model as class_model_module
+from lecturekit.class_model import (ClassModelResult, class_model, class_model_claims,
+                                    light_robustness, resolve_classes, robustness_for,
+                                    transformed_probability)
+from lecturekit.targets import Logit
+from lecturekit.transforms import Jitter
+
+# Measured with the defaults (seed 0, CPU): every probability is 1.000 (float32), plain
+# and robust, also under 8 random rolls (<= 8 px) and rotations (<= 15 degrees).
+# Floors sit a little below.
+PROBABILITY_FLOOR = 0.99
+TRANSFORMED_FLOOR = 0.98
+
+
+@pytest.fixture(scope="module")
+def recorded(toy_model):
+    """class_model_claims once, keeping the two class-model runs it makes (plain, robust)."""
+    runs = {}
+
+    def recording(*args, **kwargs):
+        result = original(*args, **kwargs)
+        runs[bool(kwargs.get("robust", False))] = result
+        return result
+
+    original = class_model_module.class_model
+    class_model_module.class_model = recording
+    try:
+        claims = class_model_claims(toy_model)
+    finally:
+        class_model_module.class_model = original
+    return runs, claims
+
+
+@pytest.fixture(scope="module")
+def claims(recorded):
+    return recorded[1]
+
+
+def _logit(model, image, index):
+    with torch.no_grad():
+        return Logit(index)(model.activations(image, ("fc8",)))
+
+
+def test_two_steps_change_the_image_and_raise_the_score(toy_model):
+    result = class_model(toy_model, "ring", steps=2, progress=False)
+    assert isinstance(result, ClassModelResult)
+    assert result.names == ["ring"] and result.classes == [4]
+    assert result.image.shape == (1, 3, 128, 128)
+    start = 0.1 * torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(result.image, start)
+    assert result.logit.item() > _logit(toy_model, start, 4).item()
+    assert len(result.history) == 2
+    assert 0 <= result.probability.item() <= 1
+
+
+def test_deterministic_by_seed_and_weights_untouched(toy_model):
+    before = {k: v.clone() for k, v in toy_model.state_dict().items()}
+    first = class_model(toy_model, [0, 3], steps=3, robust=True, seed=1, progress=False)
+    again = class_model(toy_model, [0, 3], steps=3, robust=True, seed=1, progress=False)
+    other = class_model(toy_model, [0, 3], steps=3, robust=True, seed=2, progress=False)
+    assert torch.equal(first.image, again.image)
+    assert not torch.equal(first.image, other.image)
+    for name, value in toy_model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_every_toy_class_reaches_its_class(toy_model, recorded):
+    """One batch, one image per class (the default recipe, as class_model_claims runs it);
+    both plain and robust reach p >= 0.99."""
+    runs, _ = recorded
+    assert set(runs) == {False, True}
+    for robust, result in runs.items():
+        assert result.names == list(toy_model.classes)
+        assert result.image.shape == (len(toy_model.classes), 3, 128, 128)
+        assert (result.probability >= PROBABILITY_FLOOR).all(), (robust, result.probability)
+        with torch.no_grad():
+            winners = toy_model(result.image).argmax(1).tolist()
+        assert winners == list(range(len(toy_model.classes)))
+        assert result.image01.min() >= 0 and result.image01.max() <= 1
+
+
+def test_claims_shape_and_floors(toy_model, claims):
+    assert list(claims) == list(toy_model.classes)
+    for name, entry in claims.items():
+        assert set(entry) == {"probability", "probability_transformed"}
+        assert set(entry["probability_transformed"]) == {"plain", "robust"}
+        assert entry["probability"] >= PROBABILITY_FLOOR, name
+        moved = entry["probability_transformed"]
+        assert moved["plain"] >= TRANSFORMED_FLOOR, name
+        assert moved["robust"] >= TRANSFORMED_FLOOR, name
+        # measured: equal (both 1.000); the toy network is itself robust to such moves
+        assert moved["robust"] >= moved["plain"] - 1e-3, name
+
+
+def test_claims_for_a_subset_and_many_classes(toy_model):
+    some = class_model_claims(toy_model, n_trials=1, classes=["disc"], steps=2)
+    assert list(some) == ["disc"]
+    many = SimpleNamespace(name="big", classes=[f"class{i}" for i in range(48)])
+    with pytest.raises(ValueError, match="classes: model 'big' has 48 classes"):
+        class_model_claims(many)
+
+
+def test_transformed_probability_is_seeded(toy_model):
+    images = 0.1 * torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(5))
+    first = transformed_probability(toy_model, images, [0, 1], n_trials=2, seed=3)
+    again = transformed_probability(toy_model, images, [0, 1], n_trials=2, seed=3)
+    assert first.shape == (2,) and torch.equal(first, again)
+    with pytest.raises(ValueError, match="n_trials must be a whole number >= 1"):
+        transformed_probability(toy_model, images, [0, 1], n_trials=0)
+
+
+def test_class_names_resolve_and_unknown_names_say_what_exists(toy_model):
+    assert resolve_classes(toy_model, ["disc", 7, "hexagon"]) == [0, 7, 6]
+    with pytest.raises(ValueError, match=r"no class 'dumbbell' \(no similar name\); its "
+                                         r"classes are: disc, square, triangle"):
+        class_model(toy_model, "dumbbell", progress=False)
+    with pytest.raises(ValueError, match="similar names: hexagon"):
+        class_model(toy_model, "hexagn", progress=False)
+    with pytest.raises(ValueError, match=r"class index 8 is out of range .* \(valid: 0..7\)"):
+        class_model(toy_model, 8, progress=False)
+    with pytest.raises(TypeError, match="class_index_or_name must be"):
+        class_model(toy_model, True, progress=False)
+    with pytest.raises(ValueError, match="class_index_or_name is empty"):
+        class_model(toy_model, [], progress=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lam=-1.0), "lam must be a number >= 0"),
+    (dict(lam=float("nan")), "lam must be a number >= 0"),
+    (dict(lr=0), "lr must be a number > 0"),
+    (dict(steps=0), "steps must be a whole number >= 1, got steps=0"),
+    (dict(steps=2.5), "steps must be a whole number >= 1, got steps=2.5"),
+    (dict(robust="yes"), "robust must be False, True or a transform"),
+    (dict(size=32), "size must be a whole number >= 63, got size=32"),
+])
+def test_bad_arguments_are_named(toy_model, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        class_model(toy_model, 0, progress=False, **kwargs)
+
+
+def test_robustness_choices(toy_model):
+    assert "Jitter(max_shift=4)" in repr(robustness_for(toy_model))
+    assert "Pad(pixels=6" in repr(light_robustness())
+    custom = class_model(toy_model, 1, robust=Jitter(2), steps=2, lam=0, progress=False)
+    assert custom.image.shape == (1, 3, 128, 128)
+
+
+def test_class_model_figure_draws(toy_model, monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from lecturekit import plot_dream
+    monkeypatch.setattr(plot_dream, "class_model",
+                        lambda *a, **k: class_model(*a, **{**k, "steps": 2}))
+    figure = plot_dream.class_model_figure(toy_model)
+    assert len(figure.axes) == 2 * len(toy_model.classes)
+    assert figure.axes[0].get_title().startswith("disc  p = ")
+    matplotlib.pyplot.close(figure)

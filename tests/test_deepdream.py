@@ -1,0 +1,198 @@
+"""DeepDream and activation maximisation on the toy model: short runs, exact claims."""
+
+import pytest
+import torch
+
+from lecturekit.deepdream import (DreamResult, activation_maximisation, deepdream, max_octaves,
+                                  normalised_step_size)
+from lecturekit.optimisation import pixel_bounds
+from lecturekit.regularisers import total_variation
+from lecturekit.scenes import make_scene, test_seeds
+from lecturekit.targets import Channel, LayerL2, Neuron
+
+
+@pytest.fixture(scope="module")
+def scene_batch(toy_model):
+    scene = make_scene(test_seeds(1)[0])
+    image = torch.from_numpy(scene.image.transpose(2, 0, 1).copy())
+    return toy_model.preprocess.normalise(image[None])
+
+
+def _objective(model, target, batch):
+    with torch.no_grad():
+        return target(model.activations(batch, target.layers))
+
+
+def _short(model, batch, **kwargs):
+    options = dict(octaves=1, steps=2, progress=False)
+    options.update(kwargs)
+    return deepdream(model, batch, **options)
+
+
+def test_two_steps_change_the_image_and_raise_the_objective(toy_model, scene_batch):
+    result = _short(toy_model, scene_batch, layer="conv5")
+    assert isinstance(result, DreamResult)
+    assert result.image.shape == scene_batch.shape
+    assert not torch.equal(result.image, scene_batch)
+    before = _objective(toy_model, LayerL2("conv5"), scene_batch)
+    assert (result.objective > before).all()
+    assert len(result.history) == 2
+    assert result.image01.min() >= 0 and result.image01.max() <= 1
+
+
+def test_dream_is_deterministic_by_seed(toy_model, scene_batch):
+    first = _short(toy_model, scene_batch, seed=3)
+    again = _short(toy_model, scene_batch, seed=3)
+    other = _short(toy_model, scene_batch, seed=4)
+    assert torch.equal(first.image, again.image)
+    assert not torch.equal(first.image, other.image)
+
+
+def test_weights_stay_untouched(toy_model, scene_batch):
+    before = {k: v.clone() for k, v in toy_model.state_dict().items()}
+    _short(toy_model, scene_batch)
+    activation_maximisation(toy_model, "relu5", steps=2, progress=False)
+    for name, value in toy_model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert not any(p.requires_grad for p in toy_model.parameters())
+
+
+def test_jitter_is_undone_and_both_variants_climb(toy_model, scene_batch):
+    """The roll is part of the forward pass, so its gradient lands unshifted: with or
+    without jitter the objective rises, and the two results differ."""
+    before = _objective(toy_model, LayerL2("conv5"), scene_batch)
+    still = _short(toy_model, scene_batch, jitter=0, steps=3)
+    moved = _short(toy_model, scene_batch, jitter=4, steps=3)
+    assert not torch.equal(still.image, moved.image)
+    assert (still.objective > before).all() and (moved.objective > before).all()
+    # the change sits where the scene is, not shifted: both dreams correlate
+    delta_still = (still.image - scene_batch).flatten()
+    delta_moved = (moved.image - scene_batch).flatten()
+    assert torch.corrcoef(torch.stack([delta_still, delta_moved]))[0, 1] > 0.3
+
+
+def test_pixels_stay_valid_and_octaves_keep_the_size(toy_model, scene_batch):
+    result = deepdream(toy_model, scene_batch, "relu2", octaves=3, steps=2, progress=False)
+    low, high = pixel_bounds(toy_model, result.image)
+    assert result.image.shape == scene_batch.shape
+    assert (result.image >= low - 1e-6).all() and (result.image <= high + 1e-6).all()
+    assert len(result.history) == 6
+
+
+def test_step_size_is_in_pixel_units(toy_model):
+    assert normalised_step_size(toy_model, 1.5) == pytest.approx(1.5 / (255 * 0.226), rel=1e-3)
+
+
+def test_picture_inputs_are_accepted(toy_model):
+    scene = make_scene(test_seeds(2)[1], 96)
+    result = deepdream(toy_model, scene.image, octaves=1, steps=1, progress=False)
+    assert result.image.shape == (1, 3, 96, 96)
+
+
+def test_channel_objective_raises_that_channel(toy_model, scene_batch):
+    target = Channel("conv5", 58)
+    result = _short(toy_model, scene_batch, objective=target, steps=3)
+    assert result.target is target
+    assert (result.objective > _objective(toy_model, target, scene_batch)).all()
+    neuron = _short(toy_model, scene_batch, objective=Neuron("conv5", 58), steps=2)
+    assert neuron.objective.shape == (1,)
+
+
+def test_octave_error_names_the_limit(toy_model, scene_batch):
+    assert max_octaves((128, 128), 1.4) == 3
+    with pytest.raises(ValueError, match=r"octaves=4 is too many for a 128 x 128 image.*"
+                                         r"valid: octaves from 1 to 3"):
+        deepdream(toy_model, scene_batch, octaves=4, progress=False)
+    with pytest.raises(ValueError, match="octaves must be a whole number >= 1, got octaves=0"):
+        deepdream(toy_model, scene_batch, octaves=0, progress=False)
+    with pytest.raises(ValueError, match="octave_scale must be a number >= 1"):
+        deepdream(toy_model, scene_batch, octave_scale=0.5, progress=False)
+
+
+def test_unknown_layer_lists_the_valid_ones(toy_model, scene_batch):
+    with pytest.raises(ValueError, match=r"unknown layer 'conv9'.*conv1, relu1"):
+        deepdream(toy_model, scene_batch, "conv9", progress=False)
+    with pytest.raises(ValueError, match="unknown layer 'inception4c'"):
+        deepdream(toy_model, scene_batch, objective=Channel("inception4c", 0), progress=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(steps=0), "steps must be a whole number >= 1, got steps=0"),
+    (dict(step_size=-1.0), "step_size must be a number > 0"),
+    (dict(jitter=-2), "jitter must be a whole number >= 0, got jitter=-2"),
+    (dict(objective="conv5"), "objective must be a lecturekit.targets.Target"),
+])
+def test_bad_arguments_are_named(toy_model, scene_batch, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        deepdream(toy_model, scene_batch, progress=False, **kwargs)
+
+
+def test_activation_maximisation_from_noise_climbs(toy_model):
+    target = Channel("conv5", 58)
+    result = activation_maximisation(toy_model, target, steps=2, progress=False)
+    assert result.image.shape == (1, 3, 128, 128)
+    assert result.objective.item() > result.history[0]["objective"]
+    assert {"l2", "tv"} <= set(result.history[0])
+
+
+def test_priors_make_the_image_smoother(toy_model):
+    target = Channel("conv5", 58)
+    plain = activation_maximisation(toy_model, target, l2=0, tv=0, steps=30, progress=False)
+    smooth = activation_maximisation(toy_model, target, steps=30, progress=False)
+    assert total_variation(smooth.image) < 0.5 * total_variation(plain.image)
+    assert (smooth.image ** 2).mean() < (plain.image ** 2).mean()
+    assert smooth.objective.item() > smooth.history[0]["objective"]
+
+
+def test_activation_maximisation_octaves_and_names(toy_model):
+    result = activation_maximisation(toy_model, "relu5", octaves=2, steps=2, size=96,
+                                     blur=1.0, progress=False)
+    assert result.image.shape == (1, 3, 96, 96)
+    assert isinstance(result.target, LayerL2) and "blur" in result.history[0]
+    assert len(result.history) == 4
+    with pytest.raises(ValueError, match="l2 must be a number >= 0, got l2=-1"):
+        activation_maximisation(toy_model, "relu5", l2=-1, progress=False)
+    with pytest.raises(ValueError, match="unknown layer 'pool9'"):
+        activation_maximisation(toy_model, "pool9", progress=False)
+    with pytest.raises(ValueError, match="octaves=5 is too many"):
+        activation_maximisation(toy_model, "relu5", octaves=5, progress=False)
+
+
+def test_deepdream_figure_draws(toy_model):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from lecturekit.plot_dream import deepdream_figure
+    figure = deepdream_figure(toy_model)
+    assert len(figure.axes) == 6
+    matplotlib.pyplot.close(figure)
+
+
+def test_numeric_core_imports_no_plotting_or_widgets():
+    import subprocess
+    import sys
+    code = ("import sys, lecturekit.deepdream, lecturekit.class_model; "
+            "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_dream_explorer_headless(toy_model, scene_batch, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from lecturekit import widgets_dream
+    widgets_dream._show(toy_model, scene_batch, "conv1", 1, 1)  # the real drawing, once
+    calls = []
+    monkeypatch.setattr(widgets_dream, "_show",
+                        lambda model, batch, layer, octaves, steps: calls.append((layer, octaves)))
+    box = widgets_dream.dream_explorer(toy_model, scene_batch)
+    layer_box, octave_box = box.children[0].children
+    assert layer_box.options == toy_model.layer_names and octave_box.max == 3
+    assert calls == [("conv5", 3)]
+    layer_box.value = "relu2"
+    octave_box.value = 1
+    assert calls[-1] == ("relu2", 1)
+    with pytest.raises(ValueError, match="batch must be one normalised image"):
+        widgets_dream.dream_explorer(toy_model, scene_batch.repeat(2, 1, 1, 1))
+    with pytest.raises(ValueError, match="unknown layer 'fc9'"):
+        widgets_dream.dream_explorer(toy_model, scene_batch, layer="fc9")
