@@ -3,7 +3,8 @@
 Commands: ``doctor`` (what is installed and available), ``fetch-weights``
 (download the ImageNet AlexNet weights ahead of an offline lecture),
 ``train-toy`` (retrain the bundled model), ``evaluate`` (measured claims as
-one JSON object) and ``figures`` (the lecture's figures as PNG files).
+one JSON object), ``figures`` (the lecture's figures as PNG files) and
+``exercises build|check`` (homework notebooks generated from the solutions).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import torch
 
 from lecturekit import models
 from lecturekit.devices import available_devices
+from lecturekit.evaluate import EVALUATIONS, evaluate as measure
+from lecturekit.exercises import add_subcommand as add_exercises_subcommand
 
 
 def _version(package: str) -> str:
@@ -80,11 +83,10 @@ def train_toy(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the measured claims as JSON (or as lines)."""
-    from lecturekit.evaluate import evaluate as run
-
     model = models.load_model(args.model, device=args.device, verbose=False)
     try:
-        results = run(model, n_scenes=args.scenes, localisation_scenes=args.localisation_scenes)
+        results = measure(model, n_scenes=args.scenes, localisation_scenes=args.localisation_scenes,
+                          keys=tuple(args.only) if args.only else EVALUATIONS)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -142,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--scenes", type=int, default=1000, help="fresh test scenes to use")
     ev.add_argument("--localisation-scenes", type=int, default=200,
                     help="fresh test scenes for the localisation table (default 200)")
+    ev.add_argument("--only", nargs="+", metavar="KEY",
+                    help=f"measure only these keys (default: all of {', '.join(EVALUATIONS)})")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(run=evaluate)
@@ -153,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--only", nargs="+", metavar="NAME",
                      help="make only these figures (default: all)")
     fig.set_defaults(run=figures)
+    add_exercises_subcommand(commands)
     return parser
 
 
