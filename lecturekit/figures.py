@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from lecturekit import plot, plot_dream, scenes
+from lecturekit import plot, plot_dream, plot_inversion, scenes
 from lecturekit.backward_rules import RULES
 from lecturekit.gradients import input_gradient
 from lecturekit.images import sample_image
@@ -127,6 +127,8 @@ FIGURES: dict[str, Callable[[LayeredAlexNet], Figure]] = {
     "top9": top9_view,
     "deepdream": plot_dream.deepdream_figure,
     "class_model": plot_dream.class_model_figure,
+    "inversion_grid": plot_inversion.inversion_grid_figure,
+    "inversion_regularisers": plot_inversion.regulariser_figure,
 }
 """Every figure :func:`write_figures` can make, by file name (without ``.png``)."""
 

@@ -126,7 +126,7 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
              transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
              steps: int | None = 200, lr: float | None = 0.05,
              schedule: Sequence[tuple[int, float]] | None = None,
-             optimiser: str = "adam", momentum: float = 0.9,
+             optimiser: str = "adam", momentum: float = 0.9, reset_momentum: bool = True,
              normalise_step: bool = False, clamp: bool = True,
              octaves: int = 1, octave_scale: float = 1.4,
              callback: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
@@ -136,7 +136,9 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
     The loss per image is ``-objective`` (``maximise=True``) or ``objective``,
     plus ``weight * term(image)`` for each term. ``schedule`` is a list of
     ``(steps, lr)`` phases (the optimiser's momentum is reset at each phase, as
-    Mahendran & Vedaldi do); without it, one phase of ``steps`` at ``lr``.
+    Mahendran & Vedaldi do; ``reset_momentum=False`` keeps one optimiser and only
+    changes its rate, as a plain learning-rate decay does); without it, one phase
+    of ``steps`` at ``lr``.
     ``normalise_step`` divides the gradient by its mean absolute value per image
     before the step (DeepDream). With ``octaves > 1`` every phase runs at each
     of the growing sizes, and what was added to the image is carried up.
@@ -170,8 +172,13 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
                 image = octave_base + _resize(image - previous_base, size)
                 previous_base = octave_base
             image = image.detach().requires_grad_(True)
+            opt = None
             for n_steps, rate in phases:
-                opt = _make_optimiser(optimiser, image, rate, momentum)
+                if opt is None or reset_momentum:
+                    opt = _make_optimiser(optimiser, image, rate, momentum)
+                else:
+                    for group in opt.param_groups:
+                        group["lr"] = rate
                 for _ in range(n_steps):
                     seen = transform(image, generator) if transform is not None else image
                     values = objective(model.activations(seen, objective.layers))

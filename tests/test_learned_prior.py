@@ -1,0 +1,51 @@
+"""The learned prior: per-channel statistics of one layer, matched to natural images."""
+
+import pytest
+import torch
+
+from lecturekit import scenes
+from lecturekit.learned_prior import FeatureStatisticsPrior, default_reference_images
+
+
+@pytest.fixture(scope="module")
+def references(toy_model):
+    images, _, _ = scenes.make_batch(scenes.test_seeds(4, offset=900), size=128)
+    return toy_model.preprocess.normalise(images)
+
+
+def test_zero_on_its_own_reference_image(toy_model, references):
+    prior = FeatureStatisticsPrior(toy_model, "conv4", references[:1])
+    assert prior(references[:1]).item() == pytest.approx(0.0, abs=1e-8)
+
+
+def test_reference_batch_scores_far_below_noise(toy_model, references):
+    prior = FeatureStatisticsPrior(toy_model, "conv4", references)
+    noise = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    on_references = prior(references)
+    assert on_references.shape == (4,)
+    assert (prior(noise) > 0).all()
+    assert prior(noise).min() > 3 * on_references.mean()
+
+
+def test_positive_on_other_images_and_gradient_flows(toy_model, references):
+    prior = FeatureStatisticsPrior(toy_model, "relu2", references[:1])
+    x = references[1:3].clone().requires_grad_(True)
+    penalty = prior(x)
+    assert penalty.shape == (2,) and (penalty > 0).all()
+    penalty.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in toy_model.parameters())
+
+
+def test_default_references_are_fresh_scenes(toy_model):
+    batch = default_reference_images(toy_model, count=3)
+    assert batch.shape == (3, 3, 128, 128)
+
+
+def test_errors(toy_model, references):
+    with pytest.raises(ValueError, match="convolutional layer.*fc6"):
+        FeatureStatisticsPrior(toy_model, "fc6", references)
+    with pytest.raises(ValueError, match="unknown layer 'conv9'"):
+        FeatureStatisticsPrior(toy_model, "conv9", references)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        FeatureStatisticsPrior(toy_model, "conv4", references[0])

@@ -1,0 +1,75 @@
+"""SSIM (Wang et al. 2004) and PSNR of lecturekit.similarity."""
+
+import math
+
+import pytest
+import torch
+
+from lecturekit.similarity import gaussian_window, psnr, ssim
+
+
+def _pair(seed=0, shape=(2, 3, 40, 48), noise=0.2):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=g, dtype=torch.float64)
+    y = (x + noise * torch.randn(shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    return x, y
+
+
+def test_identical_images_give_one():
+    x, _ = _pair()
+    assert torch.allclose(ssim(x, x), torch.ones(2, dtype=torch.float64), atol=1e-12)
+
+
+def test_constant_images_by_hand():
+    # Two flat images: variances and covariance vanish, so
+    # SSIM = (2 a b + C1) / (a^2 + b^2 + C1) * C2 / C2.
+    a, b = 0.2, 0.6
+    x = torch.full((1, 1, 16, 16), a, dtype=torch.float64)
+    y = torch.full((1, 1, 16, 16), b, dtype=torch.float64)
+    c1 = 0.01 ** 2
+    expected = (2 * a * b + c1) / (a * a + b * b + c1)
+    assert ssim(x, y).item() == pytest.approx(expected, abs=1e-12)
+
+
+def test_window_sums_to_one_and_is_symmetric():
+    w = gaussian_window(11, 1.5)
+    assert w.sum().item() == pytest.approx(1.0)
+    assert torch.allclose(w, w.flip(0))
+
+
+def test_noise_lowers_ssim_and_is_symmetric_in_its_arguments():
+    x, y = _pair(noise=0.05)
+    _, z = _pair(noise=0.3)
+    assert (ssim(x, y) > ssim(x, z)).all()
+    assert torch.allclose(ssim(x, y), ssim(y, x))
+
+
+def test_matches_scikit_image():
+    metrics = pytest.importorskip("skimage.metrics")
+    x, y = _pair(seed=3)
+    ours = ssim(x, y)
+    for i in range(x.shape[0]):
+        theirs = metrics.structural_similarity(
+            x[i].permute(1, 2, 0).numpy(), y[i].permute(1, 2, 0).numpy(),
+            gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0,
+            channel_axis=-1)
+        assert ours[i].item() == pytest.approx(theirs, abs=1e-3)
+
+
+def test_psnr_by_hand_and_cap():
+    x = torch.zeros(1, 3, 8, 8)
+    y = torch.full((1, 3, 8, 8), 0.1)
+    assert psnr(x, y).item() == pytest.approx(10 * math.log10(1 / 0.01), rel=1e-6)
+    assert psnr(x, x).item() == pytest.approx(100.0)
+
+
+def test_errors_name_the_problem():
+    x, y = _pair()
+    with pytest.raises(ValueError, match="same shape"):
+        ssim(x, y[:, :, :20])
+    with pytest.raises(ValueError, match="at least 11"):
+        ssim(x[..., :8, :8], y[..., :8, :8])
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        psnr(x[0], y[0])
+    with pytest.raises(ValueError, match="odd"):
+        gaussian_window(10)
