@@ -31,7 +31,6 @@ Several classes run in one batch, one image per class, at the cost of about one.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +40,7 @@ from lecturekit.models import LayeredAlexNet
 from lecturekit.optimisation import Term, optimise
 from lecturekit.regularisers import alpha_norm
 from lecturekit.targets import Logit
+from lecturekit.validation import check_at_least, check_real
 from lecturekit.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale,
                                    standard_robustness)
 
@@ -134,19 +134,6 @@ def robustness_for(model: LayeredAlexNet) -> Compose:
 
 # --------------------------------------------------------------------------- checks
 
-def _check_real(name: str, value: float, valid: str, ok: Callable[[float], bool]) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or not ok(value):
-        raise ValueError(f"{name} must be {valid}, got {name}={value!r}")
-    return float(value)
-
-
-def _check_int(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {name}={value!r}")
-    return value
-
-
 def _transform(model: LayeredAlexNet, robust: bool | TransformFn) -> TransformFn | None:
     if robust is True:
         return robustness_for(model)
@@ -181,11 +168,11 @@ def class_model(model: LayeredAlexNet, class_index_or_name: ClassLike | Sequence
     (default: the model's input size).
     """
     indices = resolve_classes(model, class_index_or_name)
-    lam = _check_real("lam", lam, "a number >= 0 (the weight of ||I||^2)", lambda v: v >= 0)
-    _check_int("steps", steps, 1)
-    _check_real("lr", lr, "a number > 0 (Adam's learning rate)", lambda v: v > 0)
-    _check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
-    size = model.input_size if size is None else _check_int("size", size, 63)
+    lam = check_real("lam", lam, "a number >= 0 (the weight of ||I||^2)", lambda v: v >= 0)
+    check_at_least("steps", steps, 1)
+    check_real("lr", lr, "a number > 0 (Adam's learning rate)", lambda v: v > 0)
+    check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
+    size = model.input_size if size is None else check_at_least("size", size, 63)
     transform = _transform(model, robust)
     generator = torch.Generator().manual_seed(seed)
     init = init_std * torch.randn(len(indices), 3, size, size, generator=generator)
@@ -217,7 +204,7 @@ def transformed_probability(model: LayeredAlexNet, images: torch.Tensor, classes
     The draws come from ``seed`` alone, so two sets of images called with the
     same seed see the same transforms.
     """
-    _check_int("n_trials", n_trials, 1)
+    check_at_least("n_trials", n_trials, 1)
     generator = torch.Generator().manual_seed(seed)
     transform = Compose([Jitter(max_shift), RandomRotate(max_degrees)])
     rows = torch.arange(len(classes))

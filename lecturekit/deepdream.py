@@ -22,7 +22,6 @@ Both are short recipes over :func:`lecturekit.optimisation.optimise`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +32,7 @@ from lecturekit.optimisation import Term, octave_sizes, optimise
 from lecturekit.regularisers import alpha_norm, low_pass_penalty, total_variation
 from lecturekit.targets import LayerL2, Target
 from lecturekit.transforms import Jitter
+from lecturekit.validation import check_at_least, check_real
 
 __all__ = ["DreamResult", "activation_maximisation", "deepdream", "max_octaves",
            "normalised_step_size"]
@@ -60,19 +60,6 @@ class DreamResult:
 
 # --------------------------------------------------------------------------- checks
 
-def _check_int(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {name}={value!r}")
-    return value
-
-
-def _check_real(name: str, value: float, valid: str, ok) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or not ok(value):
-        raise ValueError(f"{name} must be {valid}, got {name}={value!r}")
-    return float(value)
-
-
 def max_octaves(size: tuple[int, int], octave_scale: float) -> int:
     """How many octaves of ``octave_scale`` fit an image of ``size`` (H, W); 0 if none."""
     count = 0
@@ -88,8 +75,8 @@ def max_octaves(size: tuple[int, int], octave_scale: float) -> int:
 
 def _check_octaves(size: tuple[int, int], octaves: int, octave_scale: float) -> None:
     """Say in one sentence why the octaves do not fit, and how many would."""
-    _check_int("octaves", octaves, 1)
-    _check_real("octave_scale", octave_scale, "a number >= 1", lambda s: s >= 1)
+    check_at_least("octaves", octaves, 1)
+    check_real("octave_scale", octave_scale, "a number >= 1", lambda s: s >= 1)
     fitting = max_octaves(size, octave_scale)
     if octaves > fitting:
         smallest = [round(side / octave_scale ** (octaves - 1)) for side in size]
@@ -155,9 +142,9 @@ def deepdream(model: LayeredAlexNet, image: ImageLike | torch.Tensor, layer: str
                         f"Neuron, got {type(objective).__name__}")
     for name in target.layers:
         model.check_layer(name)
-    _check_int("steps", steps, 1)
-    _check_int("jitter", jitter, 0)
-    _check_real("step_size", step_size, "a number > 0 (0..255 pixel units; the original "
+    check_at_least("steps", steps, 1)
+    check_at_least("jitter", jitter, 0)
+    check_real("step_size", step_size, "a number > 0 (0..255 pixel units; the original "
                 "uses 1.5)", lambda s: s > 0)
     batch = _as_batch(model, image)
     _check_octaves(tuple(batch.shape[-2:]), octaves, octave_scale)
@@ -215,11 +202,11 @@ def activation_maximisation(model: LayeredAlexNet, target: Target | str, *,
     if not isinstance(target, Target):
         raise TypeError(f"target must be a lecturekit.targets.Target or a layer name, got "
                         f"{type(target).__name__}")
-    size = model.input_size if size is None else _check_int("size", size, 63)
-    _check_int("steps", steps, 1)
+    size = model.input_size if size is None else check_at_least("size", size, 63)
+    check_at_least("steps", steps, 1)
     for name, value in (("l2", l2), ("tv", tv), ("blur", blur), ("init_std", init_std)):
-        _check_real(name, value, "a number >= 0", lambda v: v >= 0)
-    _check_int("jitter", jitter, 0)
+        check_real(name, value, "a number >= 0", lambda v: v >= 0)
+    check_at_least("jitter", jitter, 0)
     _check_octaves((size, size), octaves, octave_scale)
     generator = torch.Generator().manual_seed(seed)
     noise = init_std * torch.randn(1, 3, size, size, generator=generator)

@@ -35,29 +35,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from lecturekit.transforms import reflect_index
+from lecturekit.validation import check_image_batch, check_real
+
 __all__ = ["REGULARISERS", "alpha_norm", "gaussian_blur", "get_regulariser", "haar_wavelet",
            "low_pass_penalty", "total_variation", "wavelet_sparsity"]
 
 
 # --------------------------------------------------------------------------- checks
-
-def _check_batch(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"x must be a 4-D batch of shape (N, C, H, W), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor (float32 or float64), got dtype {x.dtype}")
-
-
-def _check_number(name: str, value: float, valid: str, ok: Callable[[float], bool]) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a real number with {valid}, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or not ok(value):
-        raise ValueError(f"{name} must be {valid}, got {name}={value!r}")
-    return value
-
 
 # --------------------------------------------------------------------------- alpha-norm
 
@@ -70,8 +55,8 @@ def alpha_norm(x: torch.Tensor, alpha: float = 6.0) -> torch.Tensor:
     2014's class models. ``alpha >= 1`` keeps the gradient finite at 0
     (at alpha = 1 the subgradient 0 is used there).
     """
-    _check_batch(x)
-    alpha = _check_number("alpha", alpha, ">= 1", lambda a: a >= 1)
+    check_image_batch(x)
+    alpha = check_real("alpha", alpha, ">= 1", lambda a: a >= 1)
     return x.abs().pow(alpha).sum(dim=(1, 2, 3))
 
 
@@ -95,9 +80,9 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 1e-8) -> to
     and ``eps`` is ignored. Images with H or W below 2 have no such pixel and
     get 0.
     """
-    _check_batch(x)
-    beta = _check_number("beta", beta, "> 0", lambda b: b > 0)
-    eps = _check_number("eps", eps, ">= 0", lambda e: e >= 0)
+    check_image_batch(x)
+    beta = check_real("beta", beta, "> 0", lambda b: b > 0)
+    eps = check_real("eps", eps, ">= 0", lambda e: e >= 0)
     dx = x[:, :, :-1, 1:] - x[:, :, :-1, :-1]   # x[i, j+1] - x[i, j]
     dy = x[:, :, 1:, :-1] - x[:, :, :-1, :-1]   # x[i+1, j] - x[i, j]
     d = dx.square() + dy.square()
@@ -112,17 +97,6 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 1e-8) -> to
 
 
 # --------------------------------------------------------------------------- Gaussian low pass
-
-def _reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
-    """Indices of a reflect-padded axis (mirror without repeating the edge, folded
-    as often as needed, so any padding works on any length)."""
-    i = torch.arange(-before, n + after, device=device)
-    if n == 1:
-        return torch.zeros_like(i)
-    period = 2 * (n - 1)
-    i = torch.remainder(i, period)
-    return torch.where(i >= n, period - i, i)
-
 
 def _gaussian_kernel(sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     radius = math.ceil(3 * sigma)
@@ -142,15 +116,15 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     differentiable. Used as a per-step smoothing operation by Yosinski et al.
     2015 ("Understanding Neural Networks Through Deep Visualization").
     """
-    _check_batch(x)
-    sigma = _check_number("sigma", sigma, "> 0", lambda s: s > 0)
+    check_image_batch(x)
+    sigma = check_real("sigma", sigma, "> 0", lambda s: s > 0)
     n, c, h, w = x.shape
     kernel = _gaussian_kernel(sigma, x.dtype, x.device)
     r = (kernel.numel() - 1) // 2
     y = x.reshape(n * c, 1, h, w)
-    y = y.index_select(3, _reflect_index(w, r, r, x.device))
+    y = y.index_select(3, reflect_index(w, r, r, x.device))
     y = F.conv2d(y, kernel.view(1, 1, 1, -1))
-    y = y.index_select(2, _reflect_index(h, r, r, x.device))
+    y = y.index_select(2, reflect_index(h, r, r, x.device))
     y = F.conv2d(y, kernel.view(1, 1, -1, 1))
     return y.reshape(n, c, h, w)
 
@@ -162,7 +136,7 @@ def low_pass_penalty(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     images that blurring leaves unchanged, large for pixel noise. Larger
     ``sigma`` also penalises coarser detail. See :func:`gaussian_blur`.
     """
-    _check_batch(x)
+    check_image_batch(x)
     return (x - gaussian_blur(x, sigma)).square().sum(dim=(1, 2, 3))
 
 
@@ -170,7 +144,7 @@ def low_pass_penalty(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
 
 def _check_levels(levels: int) -> int:
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
-        raise ValueError(f"levels must be an integer >= 1, got levels={levels!r}")
+        raise ValueError(f"levels must be a whole number >= 1, got levels={levels!r}")
     return levels
 
 
@@ -191,7 +165,7 @@ def haar_wavelet(x: torch.Tensor, levels: int) -> tuple[torch.Tensor, list[torch
     (finest first) with shape (N, C, 3, H / 2^(k+1), W / 2^(k+1)). H and W must
     be divisible by ``2 ** levels``.
     """
-    _check_batch(x)
+    check_image_batch(x)
     levels = _check_levels(levels)
     h, w = x.shape[-2:]
     f = 2 ** levels

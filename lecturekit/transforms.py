@@ -34,6 +34,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from lecturekit.validation import check_image_batch, check_int, check_real
+
 __all__ = ["Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "Transform", "rescale",
            "rotate", "standard_robustness"]
 
@@ -42,35 +44,11 @@ _FILL_MODES = ("reflect", "replicate", "zeros")
 
 # --------------------------------------------------------------------------- helpers
 
-def _check_batch(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"x must be a 4-D batch of shape (N, C, H, W), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point tensor (float32 or float64), got dtype {x.dtype}")
-
-
 def _check_generator(generator: torch.Generator | None, who: str) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"{who} draws its randomness from a torch.Generator passed at call time: "
                         f"call it as transform(x, generator), got generator={generator!r}")
     return generator
-
-
-def _check_real(name: str, value: float, valid: str, ok: Callable[[float], bool]) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a real number {valid}, got {name}={value!r}")
-    value = float(value)
-    if not math.isfinite(value) or not ok(value):
-        raise ValueError(f"{name} must be {valid}, got {name}={value!r}")
-    return value
-
-
-def _check_int(name: str, value: int, valid: str, ok: Callable[[int], bool]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not ok(value):
-        raise ValueError(f"{name} must be an integer {valid}, got {name}={value!r}")
-    return value
 
 
 def _check_fill(name: str, mode: str, valid: Sequence[str]) -> str:
@@ -86,7 +64,7 @@ def _uniform(generator: torch.Generator) -> float:
                             dtype=torch.float64))
 
 
-def _reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
+def reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
     """Indices of a reflect-padded axis (mirror without repeating the edge, folded
     as often as needed, so any amount of padding works on any length)."""
     i = torch.arange(-before, n + after, device=device)
@@ -101,8 +79,8 @@ def _pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int, mode: st
          value: float = 0.0) -> torch.Tensor:
     if mode == "reflect":
         h, w = x.shape[-2:]
-        x = x.index_select(2, _reflect_index(h, top, bottom, x.device))
-        return x.index_select(3, _reflect_index(w, left, right, x.device))
+        x = x.index_select(2, reflect_index(h, top, bottom, x.device))
+        return x.index_select(3, reflect_index(w, left, right, x.device))
     if mode == "replicate":
         return F.pad(x, (left, right, top, bottom), mode="replicate")
     return F.pad(x, (left, right, top, bottom), mode="constant",
@@ -121,8 +99,8 @@ def rescale(x: torch.Tensor, factor: float, fill: str = "reflect") -> torch.Tens
     ``"zeros"``. The effective factor is the rounded size ratio, so a factor
     within ``0.5 / H`` of 1 leaves the image unchanged. Differentiable in ``x``.
     """
-    _check_batch(x)
-    factor = _check_real("factor", factor, "> 0", lambda f: f > 0)
+    check_image_batch(x)
+    factor = check_real("factor", factor, "> 0", lambda f: f > 0)
     _check_fill("fill", fill, _FILL_MODES)
     h, w = x.shape[-2:]
     nh, nw = max(1, round(h * factor)), max(1, round(w * factor))
@@ -153,8 +131,8 @@ def rotate(x: torch.Tensor, degrees: float, fill: str = "reflect") -> torch.Tens
     sharp borders that the network responds to and the optimisation learns to
     paint around. Differentiable in ``x``.
     """
-    _check_batch(x)
-    degrees = _check_real("degrees", degrees, "(finite)", lambda d: True)
+    check_image_batch(x)
+    degrees = check_real("degrees", degrees, "(finite)", lambda d: True)
     _check_fill("fill", fill, _FILL_MODES)
     n, _, h, w = x.shape
     t = math.radians(degrees)
@@ -189,12 +167,12 @@ class Jitter(Transform):
     """
 
     def __init__(self, max_shift: int) -> None:
-        self.max_shift = _check_int("max_shift", max_shift, ">= 0", lambda m: m >= 0)
+        self.max_shift = check_int("max_shift", max_shift, ">= 0", lambda m: m >= 0)
         self.last_shift: tuple[int, int] | None = None
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Roll ``x`` by a fresh random shift and remember it in ``last_shift``."""
-        _check_batch(x)
+        check_image_batch(x)
         g = _check_generator(generator, "Jitter")
         m = self.max_shift
         dy, dx = torch.randint(-m, m + 1, (2,), generator=g, device=g.device).tolist()
@@ -203,7 +181,7 @@ class Jitter(Transform):
 
     def undo(self, x: torch.Tensor) -> torch.Tensor:
         """Roll ``x`` (the jittered image or a gradient on it) back by ``last_shift``."""
-        _check_batch(x)
+        check_image_batch(x)
         if self.last_shift is None:
             raise RuntimeError("Jitter.undo needs a previous call: there is no last_shift yet")
         dy, dx = self.last_shift
@@ -221,14 +199,14 @@ class RandomScale(Transform):
     """
 
     def __init__(self, low: float, high: float, fill: str = "reflect") -> None:
-        self.low = _check_real("low", low, "> 0", lambda v: v > 0)
-        self.high = _check_real("high", high, f">= low ({self.low})", lambda v: v >= self.low)
+        self.low = check_real("low", low, "> 0", lambda v: v > 0)
+        self.high = check_real("high", high, f">= low ({self.low})", lambda v: v >= self.low)
         self.fill = _check_fill("fill", fill, _FILL_MODES)
         self.last_factor: float | None = None
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Rescale ``x`` by a fresh random factor, remembered in ``last_factor``."""
-        _check_batch(x)
+        check_image_batch(x)
         g = _check_generator(generator, "RandomScale")
         self.last_factor = self.low + (self.high - self.low) * _uniform(g)
         return rescale(x, self.last_factor, self.fill)
@@ -246,14 +224,14 @@ class RandomRotate(Transform):
     """
 
     def __init__(self, max_degrees: float, fill: str = "reflect") -> None:
-        self.max_degrees = _check_real("max_degrees", max_degrees, "between 0 and 180",
+        self.max_degrees = check_real("max_degrees", max_degrees, "between 0 and 180",
                                        lambda d: 0 <= d <= 180)
         self.fill = _check_fill("fill", fill, _FILL_MODES)
         self.last_degrees: float | None = None
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Rotate ``x`` by a fresh random angle, remembered in ``last_degrees``."""
-        _check_batch(x)
+        check_image_batch(x)
         g = _check_generator(generator, "RandomRotate")
         self.last_degrees = self.max_degrees * (2 * _uniform(g) - 1)
         return rotate(x, self.last_degrees, self.fill)
@@ -273,13 +251,13 @@ class Pad(Transform):
     """
 
     def __init__(self, pixels: int, mode: str = "reflect", value: float = 0.0) -> None:
-        self.pixels = _check_int("pixels", pixels, ">= 0", lambda p: p >= 0)
+        self.pixels = check_int("pixels", pixels, ">= 0", lambda p: p >= 0)
         self.mode = _check_fill("mode", mode, ("reflect", "replicate", "constant"))
-        self.value = _check_real("value", value, "(finite)", lambda v: True)
+        self.value = check_real("value", value, "(finite)", lambda v: True)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Pad ``x``; ``generator`` is unused."""
-        _check_batch(x)
+        check_image_batch(x)
         p = self.pixels
         return _pad(x, p, p, p, p, self.mode, self.value)
 

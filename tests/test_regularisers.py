@@ -259,8 +259,8 @@ def test_registry():
     (lambda x: total_variation(x, beta=1, eps=-1e-3), r"eps must be >= 0"),
     (lambda x: low_pass_penalty(x, sigma=0), r"sigma must be > 0, got sigma=0"),
     (lambda x: gaussian_blur(x, -2), r"sigma must be > 0, got sigma=-2"),
-    (lambda x: wavelet_sparsity(x, levels=0), r"levels must be an integer >= 1, got levels=0"),
-    (lambda x: haar_wavelet(x, 1.5), r"levels must be an integer >= 1, got levels=1\.5"),
+    (lambda x: wavelet_sparsity(x, levels=0), r"levels must be a whole number >= 1, got levels=0"),
+    (lambda x: haar_wavelet(x, 1.5), r"levels must be a whole number >= 1, got levels=1\.5"),
 ])
 def test_bad_parameters(call, match):
     with pytest.raises(ValueError, match=match):

@@ -160,14 +160,14 @@ def test_random_transforms_need_a_generator(make):
 
 
 @pytest.mark.parametrize("make,match", [
-    (lambda: Jitter(-1), r"max_shift must be an integer >= 0, got max_shift=-1"),
-    (lambda: Jitter(1.5), r"max_shift must be an integer >= 0, got max_shift=1\.5"),
+    (lambda: Jitter(-1), r"max_shift must be a whole number >= 0, got max_shift=-1"),
+    (lambda: Jitter(1.5), r"max_shift must be a whole number >= 0, got max_shift=1\.5"),
     (lambda: RandomScale(0, 1), r"low must be > 0, got low=0"),
     (lambda: RandomScale(1.2, 1.1), r"high must be >= low \(1\.2\), got high=1\.1"),
     (lambda: RandomScale(0.9, 1.1, fill="wrap"), r"fill must be one of .*got fill='wrap'"),
     (lambda: RandomRotate(-5), r"max_degrees must be between 0 and 180, got max_degrees=-5"),
     (lambda: RandomRotate(float("inf")), r"max_degrees must be between 0 and 180"),
-    (lambda: Pad(-2), r"pixels must be an integer >= 0, got pixels=-2"),
+    (lambda: Pad(-2), r"pixels must be a whole number >= 0, got pixels=-2"),
     (lambda: Pad(2, mode="circular"), r"mode must be one of .*got mode='circular'"),
     (lambda: Compose([Jitter(1), 3]), r"transforms\[1\]=3"),
     (lambda: rescale(batch(), 0), r"factor must be > 0, got factor=0"),
