@@ -14,25 +14,16 @@ import torch.nn.functional as F
 from lecturekit.deconvnet import (deconv_backward, deconv_project, isolate, record_forward,
                                   reverse_avgpool, unpool)
 from lecturekit.gradients import layer_gradient
-from lecturekit.models import TOY_WEIGHTS, load_model, toy_architecture
-from lecturekit.scenes import CLASSES, make_batch, test_seeds
+from lecturekit.models import load_model
+from lecturekit.scenes import make_batch, test_seeds
 
 LAYERS = ["conv1", "pool2", "relu3", "conv5", "pool5", "fc6", "fc8"]
 TOLERANCE = 1e-4
 
 
-def _toy():
-    if TOY_WEIGHTS.is_file():
-        return load_model("toy", device="cpu")
-    torch.manual_seed(0)
-    model = toy_architecture((48, 96, 128, 128, 96), 512, list(CLASSES), 128)
-    return model.eval().requires_grad_(False)
-
-
 @pytest.fixture(scope="module")
-def models():
-    torch.set_num_threads(1)
-    return {"toy": _toy(), "alexnet": load_model("alexnet", random_weights=True, device="cpu")}
+def models(toy_model):
+    return {"toy": toy_model, "alexnet": load_model("alexnet", random_weights=True, device="cpu")}
 
 
 def _images(model, size=None, n=2):

@@ -6,8 +6,7 @@ from PIL import Image
 from torch import nn
 
 from lecturekit.deconvnet import deconv_project
-from lecturekit.models import LAYER_NAMES, TOY_WEIGHTS, load_model, toy_architecture
-from lecturekit.scenes import CLASSES
+from lecturekit.models import LAYER_NAMES, load_model
 from lecturekit.top9 import (TopActivation, patch_box, photo_collection, receptive_field,
                              scene_collection, to_display, top9)
 
@@ -21,18 +20,9 @@ ALEXNET_FIELDS = {
 }
 
 
-def _toy():
-    if TOY_WEIGHTS.is_file():
-        return load_model("toy", device="cpu")
-    torch.manual_seed(0)
-    model = toy_architecture((48, 96, 128, 128, 96), 512, list(CLASSES), 128)
-    return model.eval().requires_grad_(False)
-
-
 @pytest.fixture(scope="module")
-def toy():
-    torch.set_num_threads(1)
-    return _toy()
+def toy(toy_model):
+    return toy_model
 
 
 @pytest.fixture(scope="module")
