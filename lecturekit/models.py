@@ -43,7 +43,7 @@ LAYER_NAMES: tuple[str, ...] = (
     "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3",
     "conv4", "relu4", "conv5", "relu5", "pool5", "fc6", "relu6", "fc7", "relu7", "fc8",
 )
-MODEL_NAMES: tuple[str, ...] = ("auto", "alexnet", "toy")
+MODEL_NAMES: tuple[str, ...] = ("auto", "alexnet", "alexnet-random", "toy")
 ENV_VARIABLE = "LECTUREKIT_MODEL"
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -338,7 +338,9 @@ def load_model(name: str | None = None, *, device: str | torch.device | None = N
 
     ``name`` is ``"alexnet"`` (ImageNet weights through torchvision's cache;
     ``random_weights=True`` gives the architecture only, no download),
-    ``"toy"`` (the bundled offline model; ``toy_weights`` picks another file
+    ``"alexnet-random"`` (the same as ``"alexnet"`` with ``random_weights=True``:
+    ImageNet AlexNet's size and speed offline, for timing; its pictures mean
+    nothing), ``"toy"`` (the bundled offline model; ``toy_weights`` picks another file
     made by ``train-toy``) or ``"auto"`` (ImageNet AlexNet when possible, else
     the toy model, saying which and why). Without ``name``, the environment
     variable ``LECTUREKIT_MODEL`` decides, else ``"auto"``: the notebooks call
@@ -363,7 +365,8 @@ def load_model(name: str | None = None, *, device: str | torch.device | None = N
             model.reason = ("ImageNet AlexNet weights are not cached and cannot be downloaded "
                             "here; `python -m lecturekit fetch-weights` gets them when online")
     else:
-        model = _alexnet(random_weights, seed) if name == "alexnet" else _toy(toy_weights)
+        model = (_toy(toy_weights) if name == "toy"
+                 else _alexnet(random_weights or name == "alexnet-random", seed))
         model.reason = f"chosen by {ENV_VARIABLE}={name}" if chosen_by_env else "asked for by name"
     if verbose and (name == "auto" or chosen_by_env):
         print(f"lecturekit: using the {model.name} model ({model.description}): {model.reason}")

@@ -134,6 +134,16 @@ def test_alexnet_without_network_raises_naming_fetch_weights(empty_torch_home, o
         load_model("alexnet")
 
 
+def test_alexnet_random_needs_no_download_and_can_come_from_the_environment(
+        empty_torch_home, offline, monkeypatch, capsys):
+    monkeypatch.setenv(models.ENV_VARIABLE, "alexnet-random")
+    model = load_model(device="cpu", seed=3)
+    assert model.name == "alexnet" and "random weights (seed 3)" in model.description
+    assert "alexnet-random" in capsys.readouterr().out
+    same = load_model("alexnet", random_weights=True, seed=3, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))
+
+
 def test_auto_falls_back_to_toy_and_says_why(empty_torch_home, offline, capsys):
     model = load_model("auto", device="cpu")
     assert model.name == "toy"
