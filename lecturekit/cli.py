@@ -3,8 +3,9 @@
 Commands: ``doctor`` (what is installed and available), ``fetch-weights``
 (download the ImageNet AlexNet weights ahead of an offline lecture),
 ``train-toy`` (retrain the bundled model), ``evaluate`` (measured claims as
-one JSON object), ``figures`` (the lecture's figures as PNG files) and
-``exercises build|check`` (homework notebooks generated from the solutions).
+one JSON object), ``figures`` (the lecture's figures as PNG files),
+``exercises build|check`` (homework notebooks generated from the solutions) and
+``bench`` (speed against the floor and the published recipes).
 """
 
 from __future__ import annotations
@@ -121,6 +122,24 @@ def figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    """Measure the kit's speed; print Markdown tables, or one JSON object with --json."""
+    from lecturekit import bench as benchmarks
+
+    settings = benchmarks.QUICK if args.quick else benchmarks.FULL
+    try:
+        models.resolve_device(args.device)
+        results = benchmarks.run_bench(
+            settings, device=args.device, parts=args.only or benchmarks.PARTS,
+            notebooks=args.notebooks, notebook_models=args.notebook_models,
+            log=lambda line: print(line, file=sys.stderr, flush=True))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(benchmarks.results_json(results) if args.json else benchmarks.format_table(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="python -m lecturekit", description=__doc__,
@@ -158,6 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="make only these figures (default: all)")
     fig.set_defaults(run=figures)
     add_exercises_subcommand(commands)
+    be = commands.add_parser("bench", help="time the loop, the inversion recipes, the notebooks "
+                                           "and the inversion grid")
+    be.add_argument("--json", action="store_true", help="print one JSON object")
+    be.add_argument("--quick", action="store_true",
+                    help="a tiny setting that runs every part in seconds (a smoke test)")
+    be.add_argument("--only", nargs="+", metavar="PART",
+                    help="measure only these parts: overhead, recipes, notebooks, grid")
+    be.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+    be.add_argument("--notebooks", nargs="+", metavar="PATH",
+                    help="notebooks to time (default: all of notebooks/ and solutions/)")
+    be.add_argument("--notebook-models", nargs="+", default=["toy"],
+                    choices=["toy", "alexnet-random"],
+                    help="models to run the notebooks with (default: toy)")
+    be.set_defaults(run=bench)
     return parser
 
 

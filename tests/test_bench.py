@@ -1,0 +1,121 @@
+"""The benchmark script: it runs end to end on a tiny setting, and its bookkeeping is right."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from lecturekit import bench
+from lecturekit.inversion import RECIPES, inversion_image, invert
+from lecturekit.targets import FeatureMatching
+
+
+def _notebook(path: Path, source: str) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(notebook, path)
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "lecturekit", "bench", *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    """``bench --quick --json`` on two tiny notebooks, one of which fails."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    good = _notebook(folder / "good.ipynb", "import os\nassert os.environ['LECTUREKIT_MODEL']")
+    bad = _notebook(folder / "bad.ipynb", "raise RuntimeError('broken on purpose')")
+    done = _cli("--quick", "--json", "--notebooks", str(good), str(bad))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_quick_run_reports_every_key(quick_results):
+    overhead = quick_results["overhead"]
+    assert set(overhead) == {"toy", "alexnet"}
+    for rows in overhead.values():
+        row = rows["conv1"]
+        assert row["floor_ms"] > 0 and row["loop_ms"] > 0
+        assert row["ratio"] == pytest.approx(row["loop_ms"] / row["floor_ms"])
+    recipes = quick_results["recipes"]["conv3"]
+    assert set(recipes) == set(RECIPES)
+    for row in recipes.values():
+        assert set(row["error_at"]) == {"4", "8"} and set(row["ssim_at"]) == {"4", "8"}
+        assert all(math.isfinite(e) and e >= 0 for e in row["error_at"].values())
+        assert "steps_to_0.2" in row
+    assert quick_results["recipes_kit_speedup"]["conv3"]["of_steps"] == 8
+    assert quick_results["inversion_grid_seconds"] > 0
+    memory = quick_results["inversion_grid_memory"]
+    assert memory["rss_peak_mib"] >= memory["rss_before_mib"] > 0
+    assert quick_results["machine"]["device"] == "cpu"
+
+
+def test_notebooks_are_timed_and_failures_named(quick_results):
+    table = quick_results["notebooks_seconds"]["toy"]
+    assert isinstance(table["good.ipynb"], float)
+    assert table["bad.ipynb"].startswith("failed:") and "broken on purpose" in table["bad.ipynb"]
+    assert table["total"] == table["good.ipynb"]
+
+
+def test_markdown_table_shows_the_numbers(quick_results):
+    text = bench.format_table(quick_results)
+    ratio = quick_results["overhead"]["toy"]["conv1"]["ratio"]
+    assert "| toy | conv1 |" in text and f"{ratio:.2f} |" in text
+    assert "| conv3 | kit |" in text and "good.ipynb" in text
+    assert "Inversion grid: 2 AlexNet layers" in text
+
+
+def test_bad_arguments_are_named():
+    done = _cli("--quick", "--only", "everything")
+    assert done.returncode == 2
+    assert "unknown part(s) everything" in done.stderr and "overhead" in done.stderr
+    done = _cli("--quick", "--only", "notebooks", "--notebooks", "no/such.ipynb")
+    assert done.returncode == 2 and "no such notebook(s): no/such.ipynb" in done.stderr
+
+
+def test_steps_to_counts_steps_taken():
+    assert bench.steps_to([0.9, 0.5, 0.2, 0.1], 0.2) == 2
+    assert bench.steps_to([0.1], 0.2) == 0
+    assert bench.steps_to([0.9, 0.5], 0.2) is None
+
+
+@pytest.mark.parametrize("recipe", ["kit", "baseline"])
+def test_trajectory_is_the_error_after_each_step(toy_model, recipe):
+    """history[k] / data_weight is the relative feature error after k steps: checked
+    against the error of the image the loop hands to the callback after each step."""
+    image = inversion_image(toy_model)
+    with torch.no_grad():
+        data = FeatureMatching("conv3", toy_model.forward_to(image, "conv3"))
+    after: list[float] = []
+
+    def measure(step, current, record):
+        with torch.no_grad():
+            after.append(float(data(toy_model.activations(current, ["conv3"]))))
+
+    result = invert(toy_model, image, "conv3", recipe=recipe, steps=6, progress=False,
+                    callback=measure)
+    path = bench._trajectory(result.history, RECIPES[recipe].data_weight)
+    assert path[1:] == pytest.approx(after[:-1], rel=1e-4)
+    assert after[-1] == pytest.approx(float(result.feature_error), rel=1e-4)
+
+
+def test_kit_speedup_picks_the_best_other_recipe():
+    table = {"conv3": {
+        "kit": {"error_at": {"50": 0.3, "100": 0.05, "200": 0.02, "400": 0.01}},
+        "mahendran2015": {"error_at": {"50": 0.5, "100": 0.2, "200": 0.1, "400": 0.06}},
+        "baseline": {"error_at": {"50": 0.9, "100": 0.5, "200": 0.3, "400": 0.2}}}}
+    summary = bench.kit_speedup(table)["conv3"]
+    assert summary == {"best_other": "mahendran2015", "best_other_error": 0.06,
+                       "kit_steps_to_match": 100, "of_steps": 400}
+    table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.2, "200": 0.1, "400": 0.07}
+    assert bench.kit_speedup(table)["conv3"]["kit_steps_to_match"] is None
