@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +38,7 @@ EXPLORER_REGULARISERS: tuple[str, ...] = ("default", "tv", "l2", "alpha", "low_p
 _PRIOR_LAYERS = ("conv2", "relu2", "conv3", "conv4", "relu4", "conv5")
 
 
-def _png(image01: torch.Tensor, scale: int = 2) -> bytes:
+def png_bytes(image01: torch.Tensor, scale: int = 2) -> bytes:
     """A (3, H, W) image in [0, 1] as PNG bytes, enlarged ``scale`` times (nearest)."""
     from PIL import Image
 
@@ -49,6 +50,11 @@ def _png(image01: torch.Tensor, scale: int = 2) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def plain_text(caption: widgets.HTML) -> str:
+    """What an HTML widget says, without its tags and entities (for tests and scripts)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", caption.value))
 
 
 class InversionExplorer(widgets.VBox):
@@ -127,7 +133,7 @@ class InversionExplorer(widgets.VBox):
         self.caption = widgets.HTML()
         self.original_view = widgets.Image(format="png")
         self.reconstruction_view = widgets.Image(format="png")
-        self.original_view.value = _png(self.model.deprocess(self.image)[0], scale)
+        self.original_view.value = png_bytes(self.model.deprocess(self.image)[0], scale)
         self.children = [
             widgets.HBox([self.layer, self.regulariser]),
             widgets.HBox([self.lam, self.follow_default, self.parameter]),
@@ -137,6 +143,9 @@ class InversionExplorer(widgets.VBox):
                                         self.reconstruction_view])]),
             self.caption,
         ]
+        self.add_class("lecturekit-inversion-explorer")  # stable hooks for browser tests
+        self.caption.add_class("lecturekit-caption")
+        self.reconstruction_view.add_class("lecturekit-reconstruction")
         self._show_parameter()
         self.layer.observe(self._on_setting, names="value")
         self.regulariser.observe(self._on_setting, names="value")
@@ -241,7 +250,7 @@ class InversionExplorer(widgets.VBox):
         return result
 
     def _show(self, result: InversionResult) -> None:
-        self.reconstruction_view.value = _png(result.image01[0], self.scale)
+        self.reconstruction_view.value = png_bytes(result.image01[0], self.scale)
         s = result.settings
         extra = {k: s[k] for k in ("alpha", "beta", "sigma", "levels", "max_shift") if k in s}
         extra_text = "".join(f", {k} {v:g}" for k, v in extra.items())
@@ -262,8 +271,7 @@ class InversionExplorer(widgets.VBox):
     @property
     def text(self) -> str:
         """The caption without its HTML tags."""
-        import re
-        return html.unescape(re.sub(r"<[^>]+>", "", self.caption.value))
+        return plain_text(self.caption)
 
 
 def inversion_explorer(model: LayeredAlexNet, image: torch.Tensor,

@@ -176,23 +176,80 @@ def test_numeric_core_imports_no_plotting_or_widgets():
     assert out.stdout.strip() == "[]"
 
 
-def test_dream_explorer_headless(toy_model, scene_batch, monkeypatch):
+@pytest.fixture(scope="module")
+def dream_widgets():
     pytest.importorskip("ipywidgets")
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
     from lecturekit import widgets_dream
-    widgets_dream._show(toy_model, scene_batch, "conv1", 1, 1)  # the real drawing, once
-    calls = []
-    monkeypatch.setattr(widgets_dream, "_show",
-                        lambda model, batch, layer, octaves, steps: calls.append((layer, octaves)))
-    box = widgets_dream.dream_explorer(toy_model, scene_batch)
-    layer_box, octave_box = box.children[0].children
-    assert layer_box.options == toy_model.layer_names and octave_box.max == 3
-    assert calls == [("conv5", 3)]
-    layer_box.value = "relu2"
-    octave_box.value = 1
-    assert calls[-1] == ("relu2", 1)
-    with pytest.raises(ValueError, match="batch must be one normalised image"):
-        widgets_dream.dream_explorer(toy_model, scene_batch.repeat(2, 1, 1, 1))
-    with pytest.raises(ValueError, match="unknown layer 'fc9'"):
-        widgets_dream.dream_explorer(toy_model, scene_batch, layer="fc9")
+    return widgets_dream
+
+
+@pytest.fixture(scope="module")
+def dreamer(toy_model, scene_batch, dream_widgets):
+    """One explorer for the module's tests: two steps per octave keep it quick."""
+    return dream_widgets.dream_explorer(toy_model, scene_batch, steps=2)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_dream_explorer_is_a_widget_with_the_promised_parts(dreamer, dream_widgets, toy_model):
+    import ipywidgets as widgets
+    assert isinstance(dreamer, dream_widgets.DreamExplorer)
+    assert isinstance(dreamer, widgets.VBox)
+    assert isinstance(dreamer.layer, widgets.Dropdown)
+    assert isinstance(dreamer.octaves, widgets.IntSlider)
+    assert isinstance(dreamer.dream_view, widgets.Image)
+    assert isinstance(dreamer.caption, widgets.HTML)
+    assert dreamer.layer.options == toy_model.layer_names and dreamer.layer.value == "conv5"
+    assert (dreamer.octaves.min, dreamer.octaves.max, dreamer.octaves.value) == (1, 3, 3)
+    assert dreamer.compute_count == 1 and isinstance(dreamer.result, DreamResult)
+    assert dreamer.result.target.layer == "conv5"
+    assert bytes(dreamer.dream_view.value).startswith(PNG_SIGNATURE)
+    assert bytes(dreamer.input_view.value).startswith(PNG_SIGNATURE)
+    assert bytes(dreamer.dream_view.value) != bytes(dreamer.input_view.value)
+    assert "conv5" in dreamer.text and "3 octave(s)" in dreamer.text
+
+
+def test_dream_explorer_follows_its_controls_and_caches(dreamer):
+    first, first_caption = dreamer.result, dreamer.caption.value
+    first_png, count = bytes(dreamer.dream_view.value), dreamer.compute_count
+    dreamer.layer.value = "relu2"  # as if a student picked it in the dropdown
+    assert dreamer.compute_count == count + 1
+    assert dreamer.result is not first and dreamer.result.target.layer == "relu2"
+    assert not torch.equal(dreamer.result.image, first.image)
+    assert dreamer.caption.value != first_caption and "relu2" in dreamer.text
+    assert bytes(dreamer.dream_view.value) != first_png
+    dreamer.octaves.value = 1
+    assert dreamer.compute_count == count + 2 and "1 octave(s)" in dreamer.text
+    dreamer.layer.value = "conv5"  # conv5 with 1 octave: a new setting
+    assert dreamer.compute_count == count + 3
+    dreamer.octaves.value = 3  # back to the first setting: from the cache
+    assert dreamer.compute_count == count + 3
+    assert dreamer.result is first
+    assert dreamer.caption.value == first_caption
+    assert bytes(dreamer.dream_view.value) == first_png
+    assert set(dreamer.cache) == {("conv5", 3), ("relu2", 3), ("relu2", 1), ("conv5", 1)}
+
+
+def test_show_explorer_displays_the_explorer(toy_model, scene_batch, dream_widgets, monkeypatch):
+    shown = []
+    monkeypatch.setattr(dream_widgets, "display", shown.append)
+    box = dream_widgets.show_explorer(toy_model, scene_batch, auto=False)
+    assert shown == [box] and isinstance(box, dream_widgets.DreamExplorer)
+    assert box.compute_count == 0 and box.result is None
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(batch=2), r"batch must be one normalised image of shape \(1, 3, H, W\), got "
+                    r"\(2, 3, 128, 128\)"),
+    (dict(layer="fc9"), r"unknown layer 'fc9'; valid layer names are: conv1, relu1"),
+    (dict(octaves=4), r"octaves must be a whole number from 1 to 3 for this image, got "
+                      r"octaves=4"),
+    (dict(octaves=0), r"octaves must be a whole number from 1 to 3"),
+    (dict(steps=0), r"steps must be a whole number >= 1, got steps=0"),
+])
+def test_dream_explorer_bad_arguments_are_named(toy_model, scene_batch, dream_widgets, change,
+                                                message):
+    batch = scene_batch.repeat(change.pop("batch", 1), 1, 1, 1)
+    with pytest.raises(ValueError, match=message):
+        dream_widgets.dream_explorer(toy_model, batch, auto=False, **change)
