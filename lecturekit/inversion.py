@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from lecturekit.models import LAYER_NAMES, LayeredAlexNet
@@ -44,13 +42,13 @@ from lecturekit.optimisation import Term, optimise
 from lecturekit.regularisers import (alpha_norm, low_pass_penalty, total_variation,
                                      wavelet_sparsity)
 from lecturekit.similarity import psnr, ssim, ssim_map
-from lecturekit.targets import FeatureMatching
+from lecturekit.targets import Blocks, FeatureMatching
 from lecturekit.transforms import Compose, Jitter, RandomRotate, RandomScale
 
 __all__ = ["InversionResult", "LAYER_GROUPS", "RECIPES", "REGULARISER_LABELS",
            "REGULARISER_NAMES", "Recipe", "default_lambda", "invert", "invert_layers",
            "inversion_claims", "inversion_image", "layer_group", "matched_relu", "object_ssim",
-           "spearman", "surrogate_relu_gradient", "typical_magnitude"]
+           "leaky_relu_gradient", "spearman", "staggered_activations", "typical_magnitude"]
 
 REGULARISER_NAMES: tuple[str, ...] = ("default", "none", "l2", "alpha", "tv", "low_pass",
                                       "wavelet", "robust", "learned")
@@ -273,7 +271,7 @@ def _recipe(name: str | Recipe) -> Recipe:
     return RECIPES[name]
 
 
-# --------------------------------------------------------------------------- surrogate gradient
+# --------------------------------------------------------------------------- one pass for many layers
 
 class _LeakyGradientReLU(torch.autograd.Function):
     """``max(x, 0)`` forwards; backwards, ``slope`` times the signal where ``x <= 0``."""
@@ -290,13 +288,23 @@ class _LeakyGradientReLU(torch.autograd.Function):
         return torch.where(x > 0, grad, grad * ctx.slope), None
 
 
-class _LeakyGradientModule(nn.Module):
-    def __init__(self, slope: float) -> None:
-        super().__init__()
-        self.slope = slope
+def leaky_relu_gradient(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """``max(x, 0)`` with an exact forward value, whose gradient is ``slope`` times the
+    incoming one where ``x <= 0`` (1 where ``x > 0``).
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _LeakyGradientReLU.apply(x, self.slope)
+    Why: a unit that the reference switches on but the current image switches
+    off gets no gradient through its ReLU, so the optimisation cannot turn it
+    on. In sparse layers (the toy's ``relu5`` fires at 3 % of its positions)
+    whole images get stuck at a feature error of 1. Inversion leaks only the
+    ReLU of the matched layer (:func:`matched_relu`): there the leaked signal
+    says "switch this unit on", and at zero feature error the gradient is zero
+    either way, so the solution does not move. Leaking the ReLUs below would
+    send the gradient along paths that do not change the output, and the
+    images get noisy.
+    """
+    if not (isinstance(slope, (int, float)) and 0 <= slope <= 1):
+        raise ValueError(f"slope must be a number in [0, 1], got {slope!r}")
+    return _LeakyGradientReLU.apply(x, float(slope))
 
 
 def matched_relu(layer: str) -> str | None:
@@ -310,35 +318,43 @@ def matched_relu(layer: str) -> str | None:
     return None
 
 
-@contextmanager
-def surrogate_relu_gradient(model: LayeredAlexNet, slope: float,
-                            layers: Iterable[str] | None = None) -> Iterator[LayeredAlexNet]:
-    """Within the block, the ReLUs named in ``layers`` (default: all) pass ``slope`` times the
-    gradient where their input is negative; the forward values stay exact. The original
-    modules are put back on exit, also when the block raises.
+def staggered_activations(model: LayeredAlexNet, x: torch.Tensor,
+                          blocks: Sequence[tuple[str, int]],
+                          slope: float = 0.0) -> dict[str, torch.Tensor]:
+    """The activations of consecutive blocks of the batch ``x``, each at its own layer.
 
-    Why: a unit that the reference switches on but the current image switches
-    off gets no gradient through its ReLU, so the optimisation cannot turn it
-    on. In sparse layers (the toy's ``relu5`` fires at 3 % of its positions)
-    whole images get stuck at a feature error of 1. :func:`invert` leaks only
-    the ReLU of the matched layer (:func:`matched_relu`): there the leaked
-    signal says "switch this unit on", and at zero feature error the gradient is
-    zero either way, so the solution does not move. Leaking the ReLUs below
-    would send the gradient along paths that do not change the output, and
-    the images get noisy. ``slope = 0`` leaves the model untouched.
+    ``blocks`` lists ``(layer, count)`` in network order, each layer once: the
+    first ``count`` images are wanted at the first layer, the next ones at the
+    next, and so on. A block leaves the batch right after its layer, so no
+    image is carried past the layer it is needed at, and one pass (and one
+    backward pass) serves a whole layer-wise inversion: the deep layers' large
+    matrices are read once per step for all blocks that reach them, and on a
+    GPU one launch serves every block. With ``slope > 0`` the blocks matched at
+    a ReLU or at the pooling right after it get :func:`leaky_relu_gradient`
+    there; every other image passes that ReLU exactly.
     """
-    if not (isinstance(slope, (int, float)) and 0 <= slope <= 1):
-        raise ValueError(f"slope must be a number in [0, 1], got {slope!r}")
-    wanted = set(LAYER_NAMES if layers is None else [model.check_layer(n) for n in layers])
-    originals = {name: module for name, module in model.layers.items()
-                 if isinstance(module, nn.ReLU) and name in wanted} if slope > 0 else {}
-    try:
-        for name in originals:
-            model.layers[name] = _LeakyGradientModule(float(slope))
-        yield model
-    finally:
-        for name, module in originals.items():
-            model.layers[name] = module
+    depths = [LAYER_NAMES.index(model.check_layer(layer)) for layer, _ in blocks]
+    if depths != sorted(set(depths)) or sum(count for _, count in blocks) != x.shape[0]:
+        raise ValueError(f"blocks must name distinct layers in network order whose counts add "
+                         f"up to the batch size {x.shape[0]}, got {list(blocks)}")
+    remaining = list(blocks)
+    found: dict[str, torch.Tensor] = {}
+    for name in LAYER_NAMES:
+        if not remaining:
+            break
+        leaking = sum(count for layer, count in remaining
+                      if slope > 0 and matched_relu(layer) == name)
+        if leaking:  # the leaking blocks come first: every earlier block has left
+            parts = [leaky_relu_gradient(x[:leaking], slope)]
+            if leaking < x.shape[0]:
+                parts.append(model.apply_layer(name, x[leaking:]))
+            x = torch.cat(parts)
+        else:
+            x = model.apply_layer(name, x)
+        if remaining[0][0] == name:
+            count = remaining.pop(0)[1]
+            found[name], x = x[:count], x[count:]
+    return found
 
 
 # --------------------------------------------------------------------------- the result
@@ -408,32 +424,25 @@ def _terms(model: LayeredAlexNet, recipe: Recipe, regulariser: str, lam: float, 
                              f"{2 ** levels}, got an image of {shape[2]} x {shape[3]}; pass "
                              f"levels=1 or resize the image")
         return [Term("wavelet", lam, lambda x: wavelet_sparsity(x, levels) / (n * rho))]
-    # "learned"
-    prior = options.get("prior")
-    if prior is None:
-        from lecturekit.learned_prior import FeatureStatisticsPrior, default_reference_images
-        reference = options.get("reference_images")
-        if reference is None:
-            reference = default_reference_images(model, size=shape[2])
-        prior = FeatureStatisticsPrior(model, options.get("prior_layer", "conv4"), reference)
-    return [Term("learned", lam, prior)]
+    return [Term("learned", lam, options["prior"])]  # built once by _block_terms
 
 
 def _ramp(terms: list[Term], fraction: float, steps: int,
           callback: Callable | None) -> Callable | None:
-    """Make every term's weight grow linearly over the first ``fraction`` of the steps
-    (in place, through a tensor the loop reads each step); chain ``callback``."""
+    """Make every term's weight (a number or one per image) grow linearly over the first
+    ``fraction`` of the steps, in place, through a tensor the loop reads each step; chain
+    ``callback``."""
     length = round(fraction * steps)
     if length < 2 or not terms:
         return callback
-    targets = [float(term.weight) for term in terms]
+    targets = [torch.as_tensor(term.weight, dtype=torch.float32).clone() for term in terms]
     for term, target in zip(terms, targets):
-        term.weight = torch.tensor(target / length, dtype=torch.float32)
+        term.weight = target / length
 
     def grow(step: int, image: torch.Tensor, record: dict[str, float]) -> None:
         factor = min(1.0, (step + 2) / length)
         for term, target in zip(terms, targets):
-            term.weight.fill_(target * factor)
+            term.weight.copy_(target * factor)
         if callback is not None:
             callback(step, image, record)
 
@@ -450,6 +459,112 @@ def _transform(recipe: Recipe, regulariser: str, layer: str, size: int,
     if regulariser == "default" and shift:
         return Jitter(max(1, round(shift * scale)))
     return None
+
+
+def _shared_transform(recipe: Recipe, regulariser: str, layers: Sequence[str]) -> bool:
+    """Whether every layer of ``layers`` gets the same random transforms, so that they can
+    be inverted together (:func:`invert_layers` with ``batched=True``)."""
+    if regulariser != "default":
+        return True
+    return len({recipe.jitter[layer_group(layer)] for layer in layers}) == 1
+
+
+def _checked(model: LayeredAlexNet, image: torch.Tensor, regulariser: str, lam: float | None,
+             steps: int | None, options: dict[str, Any]) -> tuple[float | None, int | None]:
+    """Check the arguments :func:`invert` and :func:`invert_layers` share."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"invert() got unknown option(s) {', '.join(unknown)}; valid options "
+                        f"are: {', '.join(OPTION_NAMES)}")
+    _check_regulariser(regulariser)
+    model.check_batch(image)
+    _recipe(options.get("recipe", "kit"))
+    return _check_lam(lam), _check_steps(steps)
+
+
+def _per_image(values: Sequence[float], count: int) -> float | torch.Tensor:
+    """One weight per block, repeated for the block's ``count`` images (a plain number when
+    every block has the same)."""
+    if len(set(values)) == 1:
+        return values[0]
+    return torch.tensor([v for v in values for _ in range(count)], dtype=torch.float32)
+
+
+def _block_terms(model: LayeredAlexNet, recipe: Recipe, regulariser: str,
+                 lams: Sequence[float], layers: Sequence[str], shape: torch.Size,
+                 options: dict[str, Any]) -> list[Term]:
+    """The priors of every layer's block as one list of terms with a weight per image."""
+    if regulariser == "learned" and options.get("prior") is None:
+        from lecturekit.learned_prior import FeatureStatisticsPrior, default_reference_images
+        reference = options.get("reference_images")
+        if reference is None:
+            reference = default_reference_images(model, size=shape[2])
+        prior = FeatureStatisticsPrior(model, options.get("prior_layer", "conv4"), reference)
+        options = {**options, "prior": prior}  # one prior for all blocks
+    per_layer = [_terms(model, recipe, regulariser, lam, layer, shape, options)
+                 for lam, layer in zip(lams, layers)]
+    return [Term(first.name, _per_image([float(terms[k].weight) for terms in per_layer],
+                                        shape[0]), first.function)
+            for k, first in enumerate(per_layer[0])]
+
+
+def _invert_blocks(model: LayeredAlexNet, image: torch.Tensor, layers: Sequence[str], *,
+                   regulariser: str, lam: float | None, steps: int | None, seed: int,
+                   progress: bool, options: dict[str, Any]) -> dict[str, InversionResult]:
+    """Invert ``image`` (N images) at each of ``layers`` (distinct, in network order) in one
+    optimisation: the batch holds a block of the N images per layer, every block starts
+    from the same noise, and :func:`staggered_activations` stops each block at its layer.
+    Adam, SGD, the priors and the clamp act on each image alone, so each block follows
+    the path it would follow alone (up to rounding)."""
+    recipe = _recipe(options.get("recipe", "kit"))
+    n = image.shape[0]
+    image = image.detach().to(model.device)
+    blocks = [(layer, n) for layer in layers]
+    with torch.no_grad():
+        references = model.activations(image, layers)
+    data = Blocks([FeatureMatching(layer, references[layer]) for layer in layers])
+    objective = data * recipe.data_weight if recipe.data_weight != 1.0 else data
+    lams = [default_lambda(regulariser, layer, recipe) if lam is None else lam
+            for layer in layers]
+    terms = _block_terms(model, recipe, regulariser, lams, layers, image.shape, options)
+    transform = _transform(recipe, regulariser, layers[0], image.shape[2], options)
+    rho = typical_magnitude(model)
+    init_std = float(options.get("init_std", recipe.init_std))
+    if init_std < 0:  # Mahendran & Vedaldi: randn scaled to norm B
+        init_std = rho
+    generator = torch.Generator().manual_seed(seed)
+    init = (torch.randn(image.shape, generator=generator) * init_std).to(model.device,
+                                                                         image.dtype)
+    b2 = rho * rho * image[0].numel()
+    phases = recipe.phases(steps, b2 if recipe.lr_per_b2 else 1.0)
+    callback = _ramp(terms, recipe.ramp, sum(k for k, _ in phases), options.get("callback"))
+    result = optimise(model, objective, init.repeat(len(layers), 1, 1, 1), maximise=False,
+                      terms=terms, transform=transform, schedule=phases,
+                      optimiser=recipe.optimiser, momentum=recipe.momentum,
+                      reset_momentum=recipe.reset_momentum, clamp=recipe.clamp,
+                      callback=callback, progress=progress, seed=seed,
+                      forward=lambda x: staggered_activations(model, x, blocks,
+                                                              recipe.leaky_slope))
+    with torch.no_grad():
+        errors = data(staggered_activations(model, result.image, blocks)).cpu()
+    images01 = model.deprocess(result.image)
+    original01 = model.deprocess(image)
+    shared = {"recipe": recipe.name, "regulariser": regulariser,
+              "steps": sum(k for k, _ in phases), "seed": seed, "schedule": phases,
+              "optimiser": recipe.optimiser, "init_std": init_std,
+              **{k: v for k, v in options.items()
+                 if k in ("alpha", "beta", "sigma", "levels", "prior_layer", "max_shift")}}
+    if len(layers) > 1:
+        shared["inverted_together"] = list(layers)
+    results = {}
+    for index, layer in enumerate(layers):
+        rows = slice(index * n, (index + 1) * n)
+        results[layer] = InversionResult(
+            image=result.image[rows], image01=images01[rows], original01=original01,
+            feature_error=errors[rows], ssim=ssim(images01[rows], original01).float(),
+            psnr=psnr(images01[rows], original01).float(), history=result.history,
+            layer=layer, settings={**shared, "lam": lams[index]})
+    return results
 
 
 def invert(model: LayeredAlexNet, image: torch.Tensor, layer: str, *,
@@ -480,72 +595,44 @@ def invert(model: LayeredAlexNet, image: torch.Tensor, layer: str, *,
     (``"robust"``), ``init_std`` (std of the random start), ``callback``
     (passed to the loop).
     """
-    unknown = sorted(set(options) - set(OPTION_NAMES))
-    if unknown:
-        raise TypeError(f"invert() got unknown option(s) {', '.join(unknown)}; valid options "
-                        f"are: {', '.join(OPTION_NAMES)}")
-    _check_regulariser(regulariser)
-    lam = _check_lam(lam)
-    steps = _check_steps(steps)
+    lam, steps = _checked(model, image, regulariser, lam, steps, options)
     model.check_layer(layer)
-    model.check_batch(image)
-    recipe = _recipe(options.get("recipe", "kit"))
-    if lam is None:
-        lam = default_lambda(regulariser, layer, recipe)
-    image = image.detach().to(model.device)
-    with torch.no_grad():
-        reference = model.forward_to(image, layer)
-    data = FeatureMatching(layer, reference)
-    objective = data * recipe.data_weight if recipe.data_weight != 1.0 else data
-    shape = image.shape
-    rho = typical_magnitude(model)
-    b2 = rho * rho * shape[1] * shape[2] * shape[3]
-    terms = _terms(model, recipe, regulariser, lam, layer, shape, options)
-    transform = _transform(recipe, regulariser, layer, shape[2], options)
-    init_std = float(options.get("init_std", recipe.init_std))
-    if init_std < 0:  # Mahendran & Vedaldi: randn scaled to norm B
-        init_std = rho
-    generator = torch.Generator().manual_seed(seed)
-    init = (torch.randn(shape, generator=generator) * init_std).to(model.device, image.dtype)
-    phases = recipe.phases(steps, b2 if recipe.lr_per_b2 else 1.0)
-    callback = _ramp(terms, recipe.ramp, sum(n for n, _ in phases), options.get("callback"))
-    leaky = matched_relu(layer)
-    with surrogate_relu_gradient(model, recipe.leaky_slope, [leaky] if leaky else []):
-        result = optimise(model, objective, init, maximise=False, terms=terms,
-                          transform=transform, schedule=phases, optimiser=recipe.optimiser,
-                          momentum=recipe.momentum, reset_momentum=recipe.reset_momentum,
-                          clamp=recipe.clamp, callback=callback,
-                          progress=progress, seed=seed)
-    with torch.no_grad():
-        error = data(model.activations(result.image, [layer]))
-    image01 = model.deprocess(result.image)
-    original01 = model.deprocess(image)
-    settings = {"recipe": recipe.name, "regulariser": regulariser, "lam": lam,
-                "steps": sum(n for n, _ in phases), "seed": seed, "schedule": phases,
-                "optimiser": recipe.optimiser, "init_std": init_std,
-                **{k: v for k, v in options.items()
-                   if k in ("alpha", "beta", "sigma", "levels", "prior_layer", "max_shift")}}
-    return InversionResult(image=result.image, image01=image01, original01=original01,
-                           feature_error=error.detach().cpu(),
-                           ssim=ssim(image01, original01).float(),
-                           psnr=psnr(image01, original01).float(),
-                           history=result.history, layer=layer, settings=settings)
+    return _invert_blocks(model, image, [layer], regulariser=regulariser, lam=lam, steps=steps,
+                          seed=seed, progress=progress, options=options)[layer]
 
 
 def invert_layers(model: LayeredAlexNet, image: torch.Tensor,
-                  layers: Iterable[str] = LAYER_NAMES, *, progress: bool = True,
-                  **kwargs: Any) -> dict[str, InversionResult]:
-    """:func:`invert` for every layer of ``layers`` (default: all eighteen), in order,
-    with one progress bar over the layers; ``kwargs`` go to :func:`invert`."""
-    layers = [model.check_layer(name) for name in layers]
+                  layers: Iterable[str] = LAYER_NAMES, *, regulariser: str = "default",
+                  lam: float | None = None, steps: int | None = None, seed: int = 0,
+                  progress: bool = True, batched: bool = True,
+                  **options: Any) -> dict[str, InversionResult]:
+    """:func:`invert` at every layer of ``layers`` (default: all eighteen); the results in the
+    order of ``layers``. The other arguments are :func:`invert`'s.
+
+    With ``batched=True`` (the default) all layers are inverted in one optimisation
+    whose batch holds one block of images per layer (:func:`staggered_activations`):
+    the same results up to rounding, in fewer, larger steps (each result's ``history``
+    is then the whole batch's). Priors with a random transform that differs between
+    layers fall back to one layer after the other, as ``batched=False`` does, with one
+    progress bar over the layers.
+    """
+    lam, steps = _checked(model, image, regulariser, lam, steps, options)
+    layers = list(dict.fromkeys(model.check_layer(name) for name in layers))
     if not layers:
         raise ValueError("layers is empty; name at least one of: " + ", ".join(LAYER_NAMES))
-    results: dict[str, InversionResult] = {}
+    recipe = _recipe(options.get("recipe", "kit"))
+    arguments = dict(regulariser=regulariser, lam=lam, steps=steps, seed=seed)
+    if batched and _shared_transform(recipe, regulariser, layers):
+        ordered = sorted(layers, key=LAYER_NAMES.index)
+        results = _invert_blocks(model, image, ordered, progress=progress, options=options,
+                                 **arguments)
+        return {name: results[name] for name in layers}
+    results = {}
     bar = tqdm(layers, desc="inverting", unit="layer", disable=not progress, leave=False)
     try:
         for name in bar:
             bar.set_postfix_str(name)
-            results[name] = invert(model, image, name, progress=False, **kwargs)
+            results[name] = invert(model, image, name, progress=False, **arguments, **options)
     finally:
         bar.close()
     return results

@@ -143,12 +143,17 @@ class LayeredAlexNet(nn.Module):
         self.check_batch(x)
         stop = self.check_layer(until) if until is not None else LAYER_NAMES[-1]
         for name in LAYER_NAMES:
-            if name == "fc6":
-                x = torch.flatten(self.avgpool(x), 1)
-            x = self.layers[name](x)
+            x = self.apply_layer(name, x)
             if name == stop:
                 break
         return x
+
+    def apply_layer(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """One named layer on the previous layer's output (before ``fc6`` the maps are
+        average-pooled to ``fc6``'s input size and flattened)."""
+        if name == "fc6":
+            x = torch.flatten(self.avgpool(x), 1)
+        return self.layers[name](x)
 
     def forward_to(self, x: torch.Tensor, layer: str) -> torch.Tensor:
         """The activation of ``layer`` for batch ``x``; nothing after it is computed."""
@@ -163,9 +168,7 @@ class LayeredAlexNet(nn.Module):
         self.check_batch(x)
         found: dict[str, torch.Tensor] = {}
         for name in LAYER_NAMES:
-            if name == "fc6":
-                x = torch.flatten(self.avgpool(x), 1)
-            x = self.layers[name](x)
+            x = self.apply_layer(name, x)
             if name in wanted:
                 found[name] = x
             if name == deepest:

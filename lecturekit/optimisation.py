@@ -143,7 +143,9 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
              normalise_step: bool = False, clamp: bool = True,
              octaves: int = 1, octave_scale: float = 1.4,
              callback: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
-             progress: bool = True, seed: int = 0) -> OptimisationResult:
+             progress: bool = True, seed: int = 0,
+             forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None
+             ) -> OptimisationResult:
     """Optimise a batch of normalised images ``init`` (N, 3, H, W) for ``objective``.
 
     The loss per image is ``-objective`` (``maximise=True``) or ``objective``,
@@ -156,6 +158,8 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
     before the step (DeepDream). With ``octaves > 1`` every phase runs at each
     of the growing sizes, and what was added to the image is carried up.
     ``steps`` per octave; the history counts steps over all octaves.
+    ``forward`` maps the (transformed) images to the activations the objective
+    reads; the default is ``model.activations(x, objective.layers)``.
     """
     if not isinstance(objective, Target):
         raise TypeError(f"objective must be a lecturekit.targets.Target, got "
@@ -173,6 +177,9 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
     base = init.detach().to(model.device)
     low, high = pixel_bounds(model, base)
     sign = -1.0 if maximise else 1.0
+    if forward is None:
+        def forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return model.activations(x, objective.layers)
     history: list[dict[str, float]] = []
     total = len(sizes) * sum(n for n, _ in phases)
     bar = tqdm(total=total, disable=not progress, desc="optimising", unit="step", leave=False)
@@ -194,7 +201,7 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
                         group["lr"] = rate
                 for _ in range(n_steps):
                     seen = transform(image, generator) if transform is not None else image
-                    values = objective(model.activations(seen, objective.layers))
+                    values = objective(forward(seen))
                     parts = {"objective": values}
                     loss = sign * values
                     for term in terms:
@@ -223,5 +230,5 @@ def optimise(model: LayeredAlexNet, objective: Target, init: torch.Tensor, *,
         bar.close()
     final = image.detach()
     with torch.no_grad():
-        final_values = objective(model.activations(final, objective.layers))
+        final_values = objective(forward(final))
     return OptimisationResult(image=final, objective=final_values.detach(), history=history)

@@ -221,3 +221,27 @@ class FeatureMatching(Target):
 
     def __repr__(self) -> str:
         return f"FeatureMatching({self.layer!r}, reference of shape {tuple(self.reference.shape)})"
+
+
+class Blocks(Target):
+    """Targets for consecutive blocks of the batch: the first block's images are scored by
+    ``targets[0]``, the next block's by ``targets[1]``, and so on; one value per image.
+
+    Each target reads its own layer's activations, which hold only its block's
+    images, as :func:`lecturekit.inversion.staggered_activations` gives them (a
+    layer-wise inversion in one batch). The targets must name distinct layers.
+    """
+
+    def __init__(self, targets: Sequence[Target]) -> None:
+        self.targets = list(targets)
+        names = [layer for target in self.targets for layer in target.layers]
+        if not self.targets or len(set(names)) != len(names):
+            raise ValueError(f"Blocks needs at least one target and distinct layers, got the "
+                             f"layers {names}")
+        self.layers = tuple(names)
+
+    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([target(acts) for target in self.targets])
+
+    def __repr__(self) -> str:
+        return f"Blocks({self.targets!r})"

@@ -9,7 +9,7 @@ from torch import nn
 from lecturekit import scenes
 from lecturekit.inversion import (RECIPES, REGULARISER_NAMES, default_lambda, invert,
                                   invert_layers, inversion_claims, inversion_image, layer_group,
-                                  matched_relu, spearman, surrogate_relu_gradient,
+                                  leaky_relu_gradient, matched_relu, spearman, staggered_activations,
                                   typical_magnitude)
 from lecturekit.models import LAYER_NAMES
 from lecturekit.optimisation import optimise
@@ -66,22 +66,14 @@ def test_weights_and_relus_untouched(toy_model, batch):
     assert all(not p.requires_grad for p in toy_model.parameters())
 
 
-def test_surrogate_gradient_restores_relus_on_error(toy_model, batch):
-    original = toy_model.layers["relu2"]
-    with pytest.raises(RuntimeError, match="boom"):
-        with surrogate_relu_gradient(toy_model, 0.1, ["relu2"]):
-            assert toy_model.layers["relu2"] is not original
-            raise RuntimeError("boom")
-    assert toy_model.layers["relu2"] is original
-
-
-def test_surrogate_gradient_keeps_values_and_leaks_where_off(toy_model):
+def test_leaky_gradient_keeps_values_and_leaks_where_off():
     x = torch.tensor([[-1.0, 2.0]], requires_grad=True)
-    with surrogate_relu_gradient(toy_model, 0.25, ["relu1"]):
-        y = toy_model.layers["relu1"](x)
-        y.sum().backward()
+    y = leaky_relu_gradient(x, 0.25)
+    y.sum().backward()
     assert torch.equal(y, torch.tensor([[0.0, 2.0]]))
     assert torch.equal(x.grad, torch.tensor([[0.25, 1.0]]))
+    with pytest.raises(ValueError, match=r"slope must be a number in \[0, 1\], got 2"):
+        leaky_relu_gradient(x, 2)
 
 
 def test_matched_relu():
@@ -138,8 +130,57 @@ def test_reset_momentum_false_keeps_the_velocity(toy_model, batch):
 
 
 def test_invert_layers_returns_every_layer(toy_model, batch):
-    results = invert_layers(toy_model, batch[:1], ["conv1", "fc8"], steps=2, progress=False)
-    assert list(results) == ["conv1", "fc8"] and results["fc8"].layer == "fc8"
+    results = invert_layers(toy_model, batch[:1], ["fc8", "conv1"], steps=2, progress=False)
+    assert list(results) == ["fc8", "conv1"] and results["fc8"].layer == "fc8"
+    assert results["conv1"].settings["inverted_together"] == ["conv1", "fc8"]
+
+
+@pytest.mark.parametrize("regulariser", ["default", "tv", "learned"])
+def test_batched_layers_follow_the_same_path_as_one_by_one(toy_model, batch, regulariser):
+    """One optimisation over blocks = one optimisation per layer, up to rounding (kit
+    recipe: ramped priors with per-group lambdas, leaky gradient at relu2 and pool2)."""
+    layers = ["conv1", "relu2", "pool2", "conv4", "fc6"]
+    together = invert_layers(toy_model, batch[:2], layers, regulariser=regulariser, steps=6,
+                             progress=False)
+    alone = invert_layers(toy_model, batch[:2], layers, regulariser=regulariser, steps=6,
+                          progress=False, batched=False)
+    for layer in layers:
+        assert torch.allclose(together[layer].image, alone[layer].image, atol=2e-4), layer
+        assert torch.allclose(together[layer].feature_error, alone[layer].feature_error,
+                              rtol=1e-3, atol=1e-5), layer
+        assert together[layer].settings["lam"] == alone[layer].settings["lam"]
+
+
+def test_staggered_activations_stop_each_block_at_its_layer(toy_model, batch):
+    x = batch[:2].repeat(3, 1, 1, 1)
+    blocks = [("relu2", 2), ("pool2", 2), ("fc7", 2)]
+    found = staggered_activations(toy_model, x, blocks)
+    for index, (layer, count) in enumerate(blocks):
+        expected = toy_model.forward_to(x[index * 2:(index + 1) * 2], layer)
+        assert torch.allclose(found[layer], expected, atol=1e-5)
+
+
+def test_staggered_activations_leak_only_the_matched_blocks(toy_model, batch):
+    """With a slope, the relu2 and pool2 blocks get the leaky gradient at relu2; the conv3
+    block passes relu2 exactly, as if it had been run alone."""
+    x = batch[:1].repeat(3, 1, 1, 1).requires_grad_(True)
+    found = staggered_activations(toy_model, x, [("relu2", 1), ("pool2", 1), ("conv3", 1)],
+                                  slope=0.5)
+    sum(value.sum() for value in found.values()).backward()
+    single = batch[:1].clone().requires_grad_(True)
+    toy_model.forward_to(single, "conv3").sum().backward()
+    assert torch.allclose(x.grad[2:], single.grad, atol=1e-5)
+    leaky = batch[:1].clone().requires_grad_(True)
+    leaky_relu_gradient(toy_model.forward_to(leaky, "conv2"), 0.5).sum().backward()
+    assert torch.allclose(x.grad[:1], leaky.grad, atol=1e-5)
+    assert not torch.allclose(x.grad[:1], x.grad[2:])
+
+
+def test_staggered_activations_check_the_blocks(toy_model, batch):
+    with pytest.raises(ValueError, match="network order"):
+        staggered_activations(toy_model, batch[:2], [("conv3", 1), ("conv1", 1)])
+    with pytest.raises(ValueError, match="add up to the batch size 2"):
+        staggered_activations(toy_model, batch[:2], [("conv1", 1)])
 
 
 def test_figures_draw(toy_model, batch):
