@@ -35,7 +35,7 @@ import torch
 from lecturekit.backward_rules import check_rule
 from lecturekit.gradients import input_gradient
 from lecturekit.models import LayeredAlexNet
-from lecturekit.targets import Logit
+from lecturekit.targets import Logit, per_image_index
 
 ClassIndex = int | Sequence[int] | torch.Tensor | None
 
@@ -43,29 +43,10 @@ ClassIndex = int | Sequence[int] | torch.Tensor | None
 def _class_indices(model: LayeredAlexNet, images: torch.Tensor,
                    class_index: ClassIndex) -> torch.Tensor:
     """One class index per image, checked; ``None`` gives each image's predicted class."""
-    batch, count = images.shape[0], len(model.classes)
     if class_index is None:
         with torch.no_grad():
             return model(images.to(model.device)).argmax(1).cpu()
-    if isinstance(class_index, bool) or (isinstance(class_index, torch.Tensor)
-                                         and class_index.dtype == torch.bool):
-        raise TypeError(f"class_index must be an int, a sequence of ints or an integer tensor, "
-                        f"got a bool {class_index!r}")
-    indices = torch.as_tensor(class_index).reshape(-1).cpu()
-    if indices.is_floating_point() or indices.is_complex():
-        raise TypeError(f"class_index must hold integers, got {class_index!r} "
-                        f"(dtype {indices.dtype})")
-    indices = indices.long()
-    if indices.numel() == 1:
-        indices = indices.expand(batch)
-    if indices.numel() != batch:
-        raise ValueError(f"class_index has {indices.numel()} entries for a batch of {batch} "
-                         f"images; give one index for all images or exactly one per image")
-    bad = indices[(indices < 0) | (indices >= count)]
-    if bad.numel():
-        raise ValueError(f"class_index {int(bad[0])} is out of range: model {model.name!r} has "
-                         f"{count} classes (valid: 0..{count - 1})")
-    return indices
+    return per_image_index(class_index, images.shape[0], len(model.classes), "class_index").cpu()
 
 
 def channel_max_abs(gradient: torch.Tensor) -> torch.Tensor:

@@ -73,13 +73,21 @@ def _check_channel(layer: str, channel: int, activation: torch.Tensor) -> None:
                          f"channels (valid: 0..{count - 1})")
 
 
-def _per_image_index(index: Index, batch: int, count: int, what: str) -> torch.Tensor:
-    indices = torch.as_tensor(index, dtype=torch.long).reshape(-1)
+def per_image_index(index: Index, batch: int, count: int, what: str) -> torch.Tensor:
+    """``index`` as one class index per image of a batch of ``batch``, each checked to lie
+    in ``0..count-1``; a single index serves every image. Errors name ``what``."""
+    if isinstance(index, bool) or (isinstance(index, torch.Tensor) and index.dtype == torch.bool):
+        raise TypeError(f"{what} must be an int, a sequence of ints or an integer tensor, "
+                        f"got a bool {index!r}")
+    indices = torch.as_tensor(index).reshape(-1)
+    if indices.is_floating_point() or indices.is_complex():
+        raise TypeError(f"{what} must hold integers, got {index!r} (dtype {indices.dtype})")
+    indices = indices.long()
     if indices.numel() == 1:
         indices = indices.expand(batch)
     if indices.numel() != batch:
         raise ValueError(f"{what} has {indices.numel()} entries for a batch of {batch} images; "
-                         f"give one index or one per image")
+                         f"give one index for all images or exactly one per image")
     bad = indices[(indices < 0) | (indices >= count)]
     if bad.numel():
         raise ValueError(f"{what} {int(bad[0])} is out of range: the model has {count} classes "
@@ -174,7 +182,7 @@ class Logit(Target):
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         scores = acts["fc8"]
         rows = torch.arange(scores.shape[0], device=scores.device)
-        index = _per_image_index(self.index, scores.shape[0], scores.shape[1], "class index")
+        index = per_image_index(self.index, scores.shape[0], scores.shape[1], "class index")
         return scores[rows, index.to(scores.device)]
 
     def __repr__(self) -> str:
@@ -192,7 +200,7 @@ class Probability(Target):
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         probs = torch.softmax(acts["fc8"], dim=1)
         rows = torch.arange(probs.shape[0], device=probs.device)
-        index = _per_image_index(self.index, probs.shape[0], probs.shape[1], "class index")
+        index = per_image_index(self.index, probs.shape[0], probs.shape[1], "class index")
         return probs[rows, index.to(probs.device)]
 
     def __repr__(self) -> str:
