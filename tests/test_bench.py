@@ -55,6 +55,7 @@ def test_quick_run_reports_every_key(quick_results):
         assert "steps_to_0.2" in row
     assert quick_results["recipes_kit_speedup"]["conv3"]["of_steps"] == 8
     assert quick_results["inversion_grid_seconds"] > 0
+    assert quick_results["inversion_grid_floor_seconds"] > 0
     memory = quick_results["inversion_grid_memory"]
     assert memory["rss_peak_mib"] >= memory["rss_before_mib"] > 0
     assert quick_results["machine"]["device"] == "cpu"
