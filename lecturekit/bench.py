@@ -236,26 +236,18 @@ def notebook_seconds(paths: Sequence[Path], model_name: str = "toy",
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    saved = {key: os.environ.get(key) for key in ("LECTUREKIT_MODEL", "MPLBACKEND")}
-    os.environ.update(LECTUREKIT_MODEL=model_name, MPLBACKEND="Agg")
+    env = {**os.environ, "LECTUREKIT_MODEL": model_name, "MPLBACKEND": "Agg"}  # the kernel's
     table: dict[str, Any] = {}
-    try:
-        for path in paths:
-            notebook = nbformat.read(path, as_version=4)
-            client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                                    resources={"metadata": {"path": str(path.parent)}})
-            start = time.perf_counter()
-            try:
-                client.execute()
-                table[path.name] = round(time.perf_counter() - start, 1)
-            except CellExecutionError as error:
-                table[path.name] = f"failed: {str(error).strip().splitlines()[-1]}"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        try:
+            client.execute(env=env)
+            table[path.name] = round(time.perf_counter() - start, 1)
+        except CellExecutionError as error:
+            table[path.name] = f"failed: {str(error).strip().splitlines()[-1]}"
     table["total"] = round(sum(v for v in table.values() if isinstance(v, float)), 1)
     return table
 

@@ -24,7 +24,7 @@ def _notebook(path: Path, source: str) -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "LECTUREKIT_MODEL": "auto"}
     return subprocess.run([sys.executable, "-m", "lecturekit", "bench", *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
@@ -33,7 +33,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def quick_results(tmp_path_factory):
     """``bench --quick --json`` on two tiny notebooks, one of which fails."""
     folder = tmp_path_factory.mktemp("notebooks")
-    good = _notebook(folder / "good.ipynb", "import os\nassert os.environ['LECTUREKIT_MODEL']")
+    good = _notebook(folder / "good.ipynb",  # the kernel gets the model the bench names
+                     "import os\nassert os.environ['LECTUREKIT_MODEL'] == 'toy'")
     bad = _notebook(folder / "bad.ipynb", "raise RuntimeError('broken on purpose')")
     done = _cli("--quick", "--json", "--notebooks", str(good), str(bad))
     assert done.returncode == 0, done.stderr

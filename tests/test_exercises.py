@@ -132,21 +132,13 @@ def executed(tmp_path_factory):
     from nbclient import NotebookClient
 
     workdir = tmp_path_factory.mktemp("exercises")
-    saved = {key: os.environ.get(key) for key in ("LECTUREKIT_MODEL", "MPLBACKEND")}
-    os.environ.update(LECTUREKIT_MODEL="toy", MPLBACKEND="Agg")
+    env = {**os.environ, "LECTUREKIT_MODEL": "toy", "MPLBACKEND": "Agg"}  # the kernels'
     results = {}
-    try:
-        for name in HOMEWORK:
-            notebook = nbformat.read(EXERCISES / name, as_version=4)
-            NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
-                           resources={"metadata": {"path": str(workdir)}}).execute()
-            results[name] = notebook
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    for name in HOMEWORK:
+        notebook = nbformat.read(EXERCISES / name, as_version=4)
+        NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(workdir)}}).execute(env=env)
+        results[name] = notebook
     return results
 
 
