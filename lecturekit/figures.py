@@ -14,85 +14,22 @@ never trained on) with their object masks on the toy model.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from lecturekit import plot, plot_dream, plot_inversion, scenes
+from lecturekit import plot, plot_dream, plot_inversion
 from lecturekit.backward_rules import RULES
+from lecturekit.examples import lecture_example
 from lecturekit.gradients import input_gradient
-from lecturekit.images import sample_image
 from lecturekit.models import LayeredAlexNet
 from lecturekit.saliency import saliency_map
 from lecturekit.targets import Logit
-from lecturekit.top9 import photo_collection, scene_collection, top9
+from lecturekit.top9 import most_active_channel, top9, top9_collection
 
 if TYPE_CHECKING:  # matplotlib is imported by lecturekit.plot only
     from matplotlib.figure import Figure
-
-EXAMPLE_SCENES: tuple[int, ...] = (14, 12, 7, 2)
-"""Offsets into :func:`lecturekit.scenes.test_seeds` of the toy examples: fresh scenes
-(a star, a ring, a crescent, a cross) that the toy model classifies correctly."""
-
-CAT_CLASS = "tabby"
-"""The ImageNet class of the cat photograph (Chelsea is a tabby)."""
-
-
-@dataclass
-class Example:
-    """Images to explain, with the class to explain them by.
-
-    ``images01`` (N, 3, H, W) in [0, 1] at the model's input size, ``batch``
-    the same normalised for the model, ``labels`` one class index per image,
-    ``masks`` (N, H, W) the objects' pixels (toy scenes only, else None).
-    """
-
-    images01: torch.Tensor
-    batch: torch.Tensor
-    labels: torch.Tensor
-    masks: torch.Tensor | None
-
-    def class_names(self, model: LayeredAlexNet) -> list[str]:
-        """The name of each image's class."""
-        return [model.classes[int(label)] for label in self.labels]
-
-
-def lecture_example(model: LayeredAlexNet, n: int = 1) -> Example:
-    """The image(s) the notebooks explain on ``model``.
-
-    ImageNet AlexNet: the cat photograph, class "tabby" (one image, whatever
-    ``n``). Toy model: the first ``n`` (at most 4) of :data:`EXAMPLE_SCENES`,
-    each with its true class and object mask.
-    """
-    if model.name == "toy":
-        if not 1 <= n <= len(EXAMPLE_SCENES):
-            raise ValueError(f"n must be in 1..{len(EXAMPLE_SCENES)}, got {n!r}")
-        seeds = [scenes.test_seeds(1, offset)[0] for offset in EXAMPLE_SCENES[:n]]
-        images01, masks, labels = scenes.make_batch(seeds, size=model.input_size)
-        return Example(images01, model.preprocess.normalise(images01), labels, masks)
-    batch = model.preprocess(sample_image("chelsea"))
-    labels = torch.tensor([model.class_index(CAT_CLASS)])
-    return Example(model.deprocess(batch), batch, labels, None)
-
-
-def top9_collection(model: LayeredAlexNet) -> torch.Tensor:
-    """Images to search for the strongest activations: 200 fresh scenes on the toy
-    model, the sample photographs and crops of them on the ImageNet AlexNet."""
-    return scene_collection(model, 200) if model.name == "toy" else photo_collection(model)
-
-
-@torch.no_grad()
-def most_active_channel(model: LayeredAlexNet, images: torch.Tensor, layer: str,
-                        batch_size: int = 50) -> int:
-    """The channel of ``layer`` with the largest mean rectified activation over ``images``."""
-    total = 0
-    for start in range(0, images.shape[0], batch_size):
-        activation = model.forward_to(images[start:start + batch_size].to(model.device), layer)
-        total = total + activation.clamp(min=0).sum(dim=(0, 2, 3))
-    return int(torch.as_tensor(total).argmax())
-
 
 def rule_comparison_figure(model: LayeredAlexNet) -> Figure:
     """The class score sent back to the pixels under backprop, Deconvnet and guided backprop."""

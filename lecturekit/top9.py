@@ -288,3 +288,20 @@ def photo_collection(model: LayeredAlexNet, crops_per_image: int = 8,
         views.append(photo)
         views.extend(_random_crops(photo, crops_per_image, generator))
     return model.preprocess(views)
+
+
+def top9_collection(model: LayeredAlexNet) -> torch.Tensor:
+    """Images to search for the strongest activations: 200 fresh scenes on the toy
+    model, the sample photographs and crops of them on the ImageNet AlexNet."""
+    return scene_collection(model, 200) if model.name == "toy" else photo_collection(model)
+
+
+@torch.no_grad()
+def most_active_channel(model: LayeredAlexNet, images: torch.Tensor, layer: str,
+                        batch_size: int = 50) -> int:
+    """The channel of ``layer`` with the largest mean rectified activation over ``images``."""
+    total = 0
+    for start in range(0, images.shape[0], batch_size):
+        activation = model.forward_to(images[start:start + batch_size].to(model.device), layer)
+        total = total + activation.clamp(min=0).sum(dim=(0, 2, 3))
+    return int(torch.as_tensor(total).argmax())

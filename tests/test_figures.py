@@ -68,7 +68,7 @@ def test_write_figures_api(toy_model, tmp_path):
 
 
 def test_lecture_example_on_both_models(toy_model):
-    from lecturekit.figures import lecture_example
+    from lecturekit.examples import lecture_example
     from lecturekit.models import load_model
 
     toy = lecture_example(toy_model, n=4)
