@@ -17,8 +17,9 @@ also when the block raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 from torch import nn
@@ -48,19 +49,28 @@ def relu_backward(f_in: torch.Tensor, r_out: torch.Tensor, rule: str) -> torch.T
     return torch.where((f_in > 0) & (r_out > 0), r_out, zero)
 
 
-class _RuleReLUFunction(torch.autograd.Function):
-    """max(x, 0) forwards; :func:`relu_backward` with a chosen rule backwards."""
+class _ReLUWithBackward(torch.autograd.Function):
+    """max(x, 0) forwards; backwards, ``backward(f_in, r_out)`` instead of the gradient."""
 
     @staticmethod
-    def forward(ctx, f_in: torch.Tensor, rule: str) -> torch.Tensor:
+    def forward(ctx, f_in: torch.Tensor,
+                backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
         ctx.save_for_backward(f_in)
-        ctx.rule = rule
+        ctx.backward_rule = backward
         return f_in.clamp(min=0)
 
     @staticmethod
     def backward(ctx, r_out: torch.Tensor) -> tuple[torch.Tensor, None]:
         (f_in,) = ctx.saved_tensors
-        return relu_backward(f_in, r_out, ctx.rule), None
+        return ctx.backward_rule(f_in, r_out), None
+
+
+def relu_with_backward(x: torch.Tensor,
+                       backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                       ) -> torch.Tensor:
+    """``max(x, 0)`` whose backward pass hands on ``backward(f_in, r_out)``: the one
+    mechanism behind :class:`RuleReLU` and the inversion's leaky ReLU gradient."""
+    return _ReLUWithBackward.apply(x, backward)
 
 
 class RuleReLU(nn.Module):
@@ -71,7 +81,7 @@ class RuleReLU(nn.Module):
         self.rule = check_rule(rule)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _RuleReLUFunction.apply(x, self.rule)
+        return relu_with_backward(x, partial(relu_backward, rule=self.rule))
 
     def extra_repr(self) -> str:
         return f"rule={self.rule!r}"

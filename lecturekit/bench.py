@@ -34,6 +34,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -54,20 +55,17 @@ ERROR_GOAL = 0.2
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@dataclass(frozen=True)
 class BenchSettings:
     """How much to measure. :data:`FULL` is the documented benchmark, :data:`QUICK` a smoke
-    test that runs every part in seconds."""
-
-    def __init__(self, *, overhead_layers: Sequence[str], overhead_steps: int, repeats: int,
-                 recipe_layers: Sequence[str], budgets: Sequence[int],
-                 grid_layers: Sequence[str], grid_steps: int | None) -> None:
-        self.overhead_layers = tuple(overhead_layers)
-        self.overhead_steps = overhead_steps
-        self.repeats = repeats
-        self.recipe_layers = tuple(recipe_layers)
-        self.budgets = tuple(budgets)
-        self.grid_layers = tuple(grid_layers)
-        self.grid_steps = grid_steps
+    test that runs every part in seconds. ``grid_steps`` None: the kit recipe's own."""
+    overhead_layers: tuple[str, ...]
+    overhead_steps: int
+    repeats: int
+    recipe_layers: tuple[str, ...]
+    budgets: tuple[int, ...]
+    grid_layers: tuple[str, ...]
+    grid_steps: int | None
 
 
 FULL = BenchSettings(overhead_layers=("conv1", "conv5", "fc8"), overhead_steps=20, repeats=9,
@@ -323,16 +321,16 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
     if unknown:
         raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: {', '.join(PARTS)}")
     results: dict[str, Any] = {"machine": {**machine(), "device": device}}
+    if {"overhead", "recipes"} & set(parts):
+        toy = load_model("toy", device=device, verbose=False)
     if "overhead" in parts:
         log("overhead: the loop against forward + backward ...")
-        toy = load_model("toy", device=device, verbose=False)
         alexnet = load_model("alexnet", random_weights=True, device=device, verbose=False)
         results["overhead"] = overhead({"toy": (toy, 1), "alexnet": (alexnet, 1)},
                                        settings.overhead_layers, settings.overhead_steps,
                                        settings.repeats)
     if "recipes" in parts:
         log("recipes: kit, mahendran2015 and baseline on the same scene ...")
-        toy = load_model("toy", device=device, verbose=False)
         recipes = recipe_comparison(toy, inversion_image(toy), settings.recipe_layers,
                                     settings.budgets)
         results["recipes"] = recipes

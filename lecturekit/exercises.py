@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,15 @@ def _check_stray_markers(text: str, markers: tuple[str, ...], where: str,
 
 # --------------------------------------------------------------------------- notebooks
 
+_CELL_MARKERS: dict[str, tuple[str, str, Callable[[str, str], str], tuple[str, str], str]] = {
+    "code": (CODE_BEGIN, CODE_END, _code_gap, (_MD_BEGIN, _MD_END),
+             f"in a code cell mark the solution with {CODE_BEGIN} and {CODE_END}"),
+    "markdown": (_MD_BEGIN, _MD_END, _answer_gap, (CODE_BEGIN, CODE_END),
+                 f"in a markdown cell mark the answer with {MARKDOWN_BEGIN} and {MARKDOWN_END}"),
+}
+"""Per cell kind: its solution markers, how a gap reads, the other kind's markers (which
+must not appear in it) and the advice when they do."""
+
 def build_notebook(solution: dict[str, Any], name: str) -> dict[str, Any]:
     """The exercise version of a solution notebook (a JSON dict), for file ``name``."""
     exercise = json.loads(json.dumps(solution))  # a deep copy
@@ -143,21 +153,15 @@ def build_notebook(solution: dict[str, Any], name: str) -> dict[str, Any]:
         where = f"solutions/{name}, cell {index}"
         text = _source(cell)
         kind = cell.get("cell_type")
+        if kind in _CELL_MARKERS:
+            begin, end, gap, foreign, advice = _CELL_MARKERS[kind]
+            _check_stray_markers(text, foreign, where, advice)
+            text, _ = _replace_regions(text, begin, end, gap, where)
+            _check_stray_markers(text, (begin, end), where)
         if kind == "code":
-            _check_stray_markers(text, (_MD_BEGIN, _MD_END), where,
-                                 f"in a code cell mark the solution with {CODE_BEGIN} and "
-                                 f"{CODE_END}")
-            text, _ = _replace_regions(text, CODE_BEGIN, CODE_END, _code_gap, where)
-            _check_stray_markers(text, (CODE_BEGIN, CODE_END), where)
             cell["outputs"] = []
             cell["execution_count"] = None
             cell.get("metadata", {}).pop("execution", None)
-        elif kind == "markdown":
-            _check_stray_markers(text, (CODE_BEGIN, CODE_END), where,
-                                 f"in a markdown cell mark the answer with {MARKDOWN_BEGIN} and "
-                                 f"{MARKDOWN_END}")
-            text, _ = _replace_regions(text, _MD_BEGIN, _MD_END, _answer_gap, where)
-            _check_stray_markers(text, (_MD_BEGIN, _MD_END), where)
         cell["source"] = _lines_for_json(text)
     metadata = exercise.setdefault("metadata", {})
     metadata[METADATA_KEY] = {

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lecturekit.backward_rules import relu_with_backward
 from lecturekit.models import LAYER_NAMES, LayeredAlexNet
 from lecturekit.optimisation import Term, optimise
 from lecturekit.regularisers import (alpha_norm, low_pass_penalty, total_variation,
@@ -273,21 +274,6 @@ def _recipe(name: str | Recipe) -> Recipe:
 
 # --------------------------------------------------------------------------- one pass for many layers
 
-class _LeakyGradientReLU(torch.autograd.Function):
-    """``max(x, 0)`` forwards; backwards, ``slope`` times the signal where ``x <= 0``."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        return torch.where(x > 0, grad, grad * ctx.slope), None
-
-
 def leaky_relu_gradient(x: torch.Tensor, slope: float) -> torch.Tensor:
     """``max(x, 0)`` with an exact forward value, whose gradient is ``slope`` times the
     incoming one where ``x <= 0`` (1 where ``x > 0``).
@@ -304,7 +290,8 @@ def leaky_relu_gradient(x: torch.Tensor, slope: float) -> torch.Tensor:
     """
     if not (isinstance(slope, (int, float)) and 0 <= slope <= 1):
         raise ValueError(f"slope must be a number in [0, 1], got {slope!r}")
-    return _LeakyGradientReLU.apply(x, float(slope))
+    return relu_with_backward(x, lambda f_in, r_out: torch.where(f_in > 0, r_out,
+                                                                 r_out * slope))
 
 
 def matched_relu(layer: str) -> str | None:
@@ -545,8 +532,7 @@ def _invert_blocks(model: LayeredAlexNet, image: torch.Tensor, layers: Sequence[
                       callback=callback, progress=progress, seed=seed,
                       forward=lambda x: staggered_activations(model, x, blocks,
                                                               recipe.leaky_slope))
-    with torch.no_grad():
-        errors = data(staggered_activations(model, result.image, blocks)).cpu()
+    errors = (result.objective / recipe.data_weight).cpu()  # the loop's last evaluation
     images01 = model.deprocess(result.image)
     original01 = model.deprocess(image)
     shared = {"recipe": recipe.name, "regulariser": regulariser,
