@@ -1,7 +1,7 @@
-"""``python -m lecturekit``: see :mod:`lecturekit.cli`."""
+"""``python -m lecturekit``: see :mod:`lecturekit.course.cli`."""
 
 import sys
 
-from lecturekit.cli import main
+from lecturekit.course.cli import main
 
 sys.exit(main())

@@ -34,6 +34,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from lecturekit.validation import check_at_least
+
 __all__ = [
     "CLASSES",
     "IMAGE_SIZE",
@@ -99,26 +101,6 @@ class Scene:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _check_size(size: object) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise ValueError(
-            f"size must be an int >= {MIN_SIZE}, got {size!r} of type {type(size).__name__}"
-        )
-    if size < MIN_SIZE:
-        raise ValueError(f"size must be an int >= {MIN_SIZE}, got {size}")
-    return int(size)
-
-
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(
-            f"seed must be a non-negative int, got {seed!r} of type {type(seed).__name__}"
-        )
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return int(seed)
 
 
 # --------------------------------------------------------------------------- colours
@@ -470,8 +452,8 @@ def _render(seed: int, size: int, draw_object: bool = True) -> Scene:
 
 def make_scene(seed: int, size: int = IMAGE_SIZE) -> Scene:
     """Generate the scene for `seed` at `size` x `size` pixels (same inputs, same scene)."""
-    seed = _check_seed(seed)
-    size = _check_size(size)
+    seed = check_at_least("seed", seed, 0)
+    size = check_at_least("size", size, MIN_SIZE)
     return _render(seed, size)
 
 
@@ -483,7 +465,7 @@ def make_batch(
     Returns ``images`` (N, 3, H, W) float32 in [0, 1], ``masks`` (N, H, W) bool and
     ``labels`` (N,) int64, in the order of `seeds`.
     """
-    size = _check_size(size)
+    size = check_at_least("size", size, MIN_SIZE)
     scenes = [make_scene(s, size) for s in seeds]
     n = len(scenes)
     images = np.empty((n, 3, size, size), dtype=np.float32)

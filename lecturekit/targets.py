@@ -3,7 +3,7 @@
 The lecture takes "the activation of an arbitrary neuron or layer" as a loss to
 backpropagate (Zeiler & Fergus 2014; Simonyan et al. 2014): a single neuron, a
 whole activation map, a whole layer, a class logit or a class probability. A
-target gives one number per image; gradients (:mod:`lecturekit.gradients`) take
+target gives one number per image; gradients (:mod:`lecturekit.gradient.gradients`) take
 its derivative with respect to the input, and the optimisation loop maximises
 it. Targets add and scale, so ``Channel("conv5", 3) - 0.5 * Layer("conv2")`` is
 a target too.
@@ -19,6 +19,9 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from lecturekit.models.network import LOGITS
+from lecturekit.validation import check_channel
 
 Index = int | Sequence[int] | torch.Tensor
 
@@ -67,13 +70,6 @@ class Sum(Target):
         return " + ".join(f"{weight:g} * {target!r}" for weight, target in self.terms)
 
 
-def _check_channel(layer: str, channel: int, activation: torch.Tensor) -> None:
-    count = activation.shape[1]
-    if not 0 <= channel < count:
-        raise ValueError(f"channel {channel} is out of range for layer {layer} with {count} "
-                         f"channels (valid: 0..{count - 1})")
-
-
 def per_image_index(index: Index, batch: int, count: int, what: str) -> torch.Tensor:
     """``index`` as one class index per image of a batch of ``batch``, each checked to lie
     in ``0..count-1``; a single index serves every image. Errors name ``what``."""
@@ -102,11 +98,11 @@ class Neuron(Target):
 
     def __init__(self, layer: str, channel: int, y: int | None = None, x: int | None = None):
         self.layers = (layer,)
-        self.layer, self.channel, self.y, self.x = layer, int(channel), y, x
+        self.layer, self.channel, self.y, self.x = layer, channel, y, x
 
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         act = acts[self.layer]
-        _check_channel(self.layer, self.channel, act)
+        check_channel(self.layer, self.channel, act)
         if act.ndim == 2:
             if self.y is not None or self.x is not None:
                 raise ValueError(f"layer {self.layer} is fully connected: give no position")
@@ -130,11 +126,11 @@ class Channel(Target):
 
     def __init__(self, layer: str, channel: int):
         self.layers = (layer,)
-        self.layer, self.channel = layer, int(channel)
+        self.layer, self.channel = layer, channel
 
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         act = acts[self.layer]
-        _check_channel(self.layer, self.channel, act)
+        check_channel(self.layer, self.channel, act)
         return act[:, self.channel].reshape(act.shape[0], -1).mean(1)
 
     def __repr__(self) -> str:
@@ -172,40 +168,39 @@ class LayerL2(Target):
         return f"LayerL2({self.layer!r})"
 
 
-class Logit(Target):
-    """The unnormalised class score S_c (output of ``fc8``), as Simonyan et al. (2014)
-    use for saliency maps and class models. ``index``: one class, or one per image."""
+class _ClassScore(Target):
+    """One class's score per image; ``index`` is one class, or one class per image."""
 
     def __init__(self, index: Index):
-        self.layers = ("fc8",)
+        self.layers = (LOGITS,)
         self.index = index
 
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """The scores of every class, from the logits (N, classes)."""
+        return logits
+
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        scores = acts["fc8"]
+        scores = self.scores(acts[LOGITS])
         rows = torch.arange(scores.shape[0], device=scores.device)
         index = per_image_index(self.index, scores.shape[0], scores.shape[1], "class index")
         return scores[rows, index.to(scores.device)]
 
     def __repr__(self) -> str:
-        return f"Logit({self.index!r})"
+        return f"{type(self).__name__}({self.index!r})"
 
 
-class Probability(Target):
+class Logit(_ClassScore):
+    """The unnormalised class score S_c (the network's last layer, ``"logits"``), as
+    Simonyan et al. (2014) use for saliency maps and class models. ``index``: one class,
+    or one per image."""
+
+
+class Probability(_ClassScore):
     """The softmax probability of a class. Simonyan et al. prefer the logit: the
     probability also rises when the other classes' scores fall."""
 
-    def __init__(self, index: Index):
-        self.layers = ("fc8",)
-        self.index = index
-
-    def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        probs = torch.softmax(acts["fc8"], dim=1)
-        rows = torch.arange(probs.shape[0], device=probs.device)
-        index = per_image_index(self.index, probs.shape[0], probs.shape[1], "class index")
-        return probs[rows, index.to(probs.device)]
-
-    def __repr__(self) -> str:
-        return f"Probability({self.index!r})"
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits, dim=1)
 
 
 class FeatureMatching(Target):
@@ -238,7 +233,7 @@ class Blocks(Target):
     ``targets[0]``, the next block's by ``targets[1]``, and so on; one value per image.
 
     Each target reads its own layer's activations, which hold only its block's
-    images, as :func:`lecturekit.inversion.staggered_activations` gives them (a
+    images, as :func:`lecturekit.optimise.inversion.staggered_activations` gives them (a
     layer-wise inversion in one batch). The targets must name distinct layers.
     """
 

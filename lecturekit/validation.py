@@ -4,24 +4,27 @@ the parameter's name, what is valid, and what was given."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+import numpy as np
 import torch
 
 
 def check_real(name: str, value: float, valid: str, ok: Callable[[float], bool]) -> float:
     """``value`` as a float if it is a finite real number for which ``ok`` holds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
             or not math.isfinite(value) or not ok(value):
         raise ValueError(f"{name} must be {valid}, got {name}={value!r}")
     return float(value)
 
 
 def check_int(name: str, value: int, valid: str, ok: Callable[[int], bool]) -> int:
-    """``value`` if it is an int (not a bool) for which ``ok`` holds."""
-    if isinstance(value, bool) or not isinstance(value, int) or not ok(value):
+    """``value`` as an int if it is a whole number (an int or a NumPy integer, not a bool)
+    for which ``ok`` holds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or not ok(int(value)):
         raise ValueError(f"{name} must be a whole number {valid}, got {name}={value!r}")
-    return value
+    return int(value)
 
 
 def check_at_least(name: str, value: int, minimum: int) -> int:
@@ -37,3 +40,25 @@ def check_image_batch(x: torch.Tensor) -> None:
         raise ValueError(f"x must be a 4-D batch of shape (N, C, H, W), got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"x must be a floating-point tensor (float32 or float64), got dtype {x.dtype}")
+
+
+def check_choice(name: str, value: str, valid: Iterable[str]) -> str:
+    """``value`` if it is one of ``valid``, else a ValueError listing them."""
+    options = list(valid)
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(options)}")
+    return value
+
+
+def check_index(name: str, value: int, count: int, what: str) -> int:
+    """``value`` if it is a whole number in ``0..count-1``; ``what`` says what it indexes
+    (e.g. "channels of layer conv5")."""
+    return check_int(name, value, f"in 0..{count - 1} ({count} {what})",
+                     lambda v: 0 <= v < count)
+
+
+def check_channel(layer: str, channel: int, activation: torch.Tensor) -> int:
+    """``channel`` if it indexes a channel (a unit, for fully connected layers) of ``layer``,
+    whose ``activation`` (N, C, ...) is given."""
+    what = f"{'units' if activation.ndim == 2 else 'channels'} of layer {layer}"
+    return check_index("channel", channel, activation.shape[1], what)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from lecturekit.backward_rules import RULES, RuleReLU, backward_rule, relu_backward
-from lecturekit.gradients import input_gradient
+from lecturekit.gradient.backward_rules import RULES, RuleReLU, backward_rule, relu_backward
+from lecturekit.gradient.gradients import input_gradient
 from lecturekit.targets import Logit, Neuron
 
 # A worked example: forward input, signal from above, and each rule's result by hand.

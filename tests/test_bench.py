@@ -11,9 +11,13 @@ import nbformat
 import pytest
 import torch
 
-from lecturekit import bench
-from lecturekit.inversion import RECIPES, inversion_image, invert
+from lecturekit.examples import inversion_image
+from lecturekit.optimise.inversion import RECIPES, invert
 from lecturekit.targets import FeatureMatching
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+sys.path.insert(0, str(BENCH.parent))
+import bench  # noqa: E402  (benchmarks/ is beside the package, not in it)
 
 
 def _notebook(path: Path, source: str) -> Path:
@@ -25,7 +29,7 @@ def _notebook(path: Path, source: str) -> Path:
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MPLBACKEND": "Agg", "LECTUREKIT_MODEL": "auto"}
-    return subprocess.run([sys.executable, "-m", "lecturekit", "bench", *args],
+    return subprocess.run([sys.executable, str(BENCH), *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
 

@@ -1,6 +1,6 @@
 """The homework checks: each accepts the right answer and names the classic wrong ones.
 
-Every check of :mod:`lecturekit.checks` is run on a reference implementation
+Every check of :mod:`lecturekit.course.checks` is run on a reference implementation
 (it must print "correct") and on at least three plausible wrong ones, written
 here the way a student might write them; the message must name the mistake.
 """
@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from lecturekit import checks
-from lecturekit.checks import CheckFailed
-from lecturekit.optimisation import Term, optimise
+from lecturekit.course import checks
+from lecturekit.course.checks import CheckFailed
+from lecturekit.optimise.loop import Term, optimise
 from lecturekit.targets import FeatureMatching
 
 

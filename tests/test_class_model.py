@@ -5,12 +5,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import lecturekit.class_model as class_model_module
-from lecturekit.class_model import (ClassModelResult, class_model, class_model_claims,
-                                    light_robustness, resolve_classes, robustness_for,
-                                    transformed_probability)
+import lecturekit.measure.class_model_claims as claims_module
+from lecturekit.measure.class_model_claims import class_model_claims, transformed_probability
+from lecturekit.optimise.class_model import (ClassModelResult, class_model, light_robustness,
+                                             resolve_classes, robustness_for)
+from lecturekit.optimise.transforms import Jitter
 from lecturekit.targets import Logit
-from lecturekit.transforms import Jitter
 
 # Measured with the defaults (seed 0, CPU): every probability is 1.000 (float32), plain
 # and robust, also under 8 random rolls (<= 8 px) and rotations (<= 15 degrees).
@@ -29,12 +29,12 @@ def recorded(toy_model):
         runs[bool(kwargs.get("robust", False))] = result
         return result
 
-    original = class_model_module.class_model
-    class_model_module.class_model = recording
+    original = claims_module.class_model
+    claims_module.class_model = recording
     try:
         claims = class_model_claims(toy_model)
     finally:
-        class_model_module.class_model = original
+        claims_module.class_model = original
     return runs, claims
 
 
@@ -155,7 +155,7 @@ def test_robustness_choices(toy_model):
 def test_class_model_figure_draws(toy_model, monkeypatch):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    from lecturekit import plot_dream
+    from lecturekit.ui.plot import dream as plot_dream
     monkeypatch.setattr(plot_dream, "class_model",
                         lambda *a, **k: class_model(*a, **{**k, "steps": 2}))
     figure = plot_dream.class_model_figure(toy_model)

@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lecturekit.deconvnet import (deconv_backward, deconv_project, isolate, record_forward,
+from lecturekit.gradient.deconvnet import (deconv_backward, deconv_project, isolate, record_forward,
                                   reverse_avgpool, unpool)
-from lecturekit.gradients import layer_gradient
+from lecturekit.gradient.gradients import layer_gradient
 from lecturekit.models import load_model
 from lecturekit.scenes import make_batch, test_seeds
 

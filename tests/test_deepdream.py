@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from lecturekit.deepdream import (DreamResult, activation_maximisation, deepdream, max_octaves,
+from lecturekit.optimise.deepdream import (DreamResult, activation_maximisation, deepdream, max_octaves,
                                   normalised_step_size)
-from lecturekit.optimisation import pixel_bounds
-from lecturekit.regularisers import total_variation
+from lecturekit.optimise.loop import pixel_bounds
+from lecturekit.optimise.regularisers import total_variation
 from lecturekit.scenes import make_scene, test_seeds
 from lecturekit.targets import Channel, LayerL2, Neuron
 
@@ -99,7 +99,7 @@ def test_channel_objective_raises_that_channel(toy_model, scene_batch):
 
 
 def test_octave_error_names_the_limit(toy_model, scene_batch):
-    assert max_octaves((128, 128), 1.4) == 3
+    assert max_octaves((128, 128), 1.4, 63) == 3
     with pytest.raises(ValueError, match=r"octaves=4 is too many for a 128 x 128 image.*"
                                          r"valid: octaves from 1 to 3"):
         deepdream(toy_model, scene_batch, octaves=4, progress=False)
@@ -148,7 +148,7 @@ def test_activation_maximisation_octaves_and_names(toy_model):
     result = activation_maximisation(toy_model, "relu5", octaves=2, steps=2, size=96,
                                      blur=1.0, progress=False)
     assert result.image.shape == (1, 3, 96, 96)
-    assert isinstance(result.target, LayerL2) and "blur" in result.history[0]
+    assert isinstance(result.target, LayerL2) and "low_pass" in result.history[0]
     assert len(result.history) == 4
     with pytest.raises(ValueError, match="l2 must be a number >= 0, got l2=-1"):
         activation_maximisation(toy_model, "relu5", l2=-1, progress=False)
@@ -161,7 +161,7 @@ def test_activation_maximisation_octaves_and_names(toy_model):
 def test_deepdream_figure_draws(toy_model):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    from lecturekit.plot_dream import deepdream_figure
+    from lecturekit.ui.plot.dream import deepdream_figure
     figure = deepdream_figure(toy_model)
     assert len(figure.axes) == 6
     matplotlib.pyplot.close(figure)
@@ -170,7 +170,7 @@ def test_deepdream_figure_draws(toy_model):
 def test_numeric_core_imports_no_plotting_or_widgets():
     import subprocess
     import sys
-    code = ("import sys, lecturekit.deepdream, lecturekit.class_model; "
+    code = ("import sys, lecturekit.optimise.deepdream, lecturekit.optimise.class_model; "
             "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -179,7 +179,7 @@ def test_numeric_core_imports_no_plotting_or_widgets():
 @pytest.fixture(scope="module")
 def dream_widgets():
     pytest.importorskip("ipywidgets")
-    from lecturekit import widgets_dream
+    from lecturekit.ui.widgets import dream as widgets_dream
     return widgets_dream
 
 
@@ -242,7 +242,8 @@ def test_show_explorer_displays_the_explorer(toy_model, scene_batch, dream_widge
 @pytest.mark.parametrize("change, message", [
     (dict(batch=2), r"batch must be one normalised image of shape \(1, 3, H, W\), got "
                     r"\(2, 3, 128, 128\)"),
-    (dict(layer="fc9"), r"unknown layer 'fc9'; valid layer names are: conv1, relu1"),
+    (dict(layer="fc9"), r"unknown layer 'fc9' for model 'toy'; valid layer names are: conv1, "
+                        r"relu1"),
     (dict(octaves=4), r"octaves must be a whole number from 1 to 3 for this image, got "
                       r"octaves=4"),
     (dict(octaves=0), r"octaves must be a whole number from 1 to 3"),

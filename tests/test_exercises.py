@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lecturekit import exercises
-from lecturekit.exercises import (ANSWER_PROMPT, CODE_BEGIN, GAP_ERROR, RegionError, build,
+from lecturekit.course import exercises
+from lecturekit.course.exercises import (ANSWER_PROMPT, CODE_BEGIN, GAP_ERROR, RegionError, build,
                                   build_notebook, check)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def test_the_check_command_passes_on_the_repository(capsys):
 
 
 def test_the_check_command_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "lecturekit.exercises", "check"],
+    result = subprocess.run([sys.executable, "-m", "lecturekit.course.exercises", "check"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "in sync" in result.stdout

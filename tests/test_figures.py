@@ -2,7 +2,7 @@
 
 import pytest
 
-from lecturekit import cli
+from lecturekit.course import cli
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 
@@ -21,7 +21,7 @@ def written(tmp_path_factory):
 
 
 def test_command_writes_every_figure_as_png(written):
-    from lecturekit.figures import FIGURES
+    from lecturekit.ui.figures import FIGURES
 
     code, out = written
     assert code == 0
@@ -57,7 +57,7 @@ def test_unknown_figure_name_is_explained(tmp_path, capsys):
 
 
 def test_write_figures_api(toy_model, tmp_path):
-    from lecturekit.figures import write_figures
+    from lecturekit.ui.figures import write_figures
 
     paths = write_figures(toy_model, tmp_path / "new", names=["rule_comparison"])
     assert paths == [tmp_path / "new" / "rule_comparison.png"] and _is_png(paths[0])

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from lecturekit.gradients import input_gradient, layer_gradient
+from lecturekit.gradient.gradients import input_gradient, layer_gradient
 from lecturekit.targets import Channel, Layer, LayerL2, Logit, Neuron, Probability
 
 

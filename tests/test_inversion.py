@@ -7,12 +7,13 @@ import torch
 from torch import nn
 
 from lecturekit import scenes
-from lecturekit.inversion import (RECIPES, REGULARISER_NAMES, default_lambda, invert,
-                                  invert_layers, inversion_claims, inversion_image, layer_group,
-                                  leaky_relu_gradient, matched_relu, spearman, staggered_activations,
-                                  typical_magnitude)
-from lecturekit.models import LAYER_NAMES
-from lecturekit.optimisation import optimise
+from lecturekit.examples import inversion_image
+from lecturekit.gradient.backward_rules import leaky_relu_gradient
+from lecturekit.measure.inversion_claims import inversion_claims, spearman
+from lecturekit.models import ALEXNET_LAYERS
+from lecturekit.optimise.inversion import (RECIPES, REGULARISER_NAMES, default_lambda, invert,
+                                           invert_layers, typical_magnitude)
+from lecturekit.optimise.loop import optimise
 from lecturekit.targets import Logit
 
 
@@ -72,14 +73,15 @@ def test_leaky_gradient_keeps_values_and_leaks_where_off():
     y.sum().backward()
     assert torch.equal(y, torch.tensor([[0.0, 2.0]]))
     assert torch.equal(x.grad, torch.tensor([[0.25, 1.0]]))
-    with pytest.raises(ValueError, match=r"slope must be a number in \[0, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"slope must be a number in \[0, 1\], got slope=2"):
         leaky_relu_gradient(x, 2)
 
 
-def test_matched_relu():
-    assert matched_relu("relu5") == "relu5"
-    assert matched_relu("pool5") == "relu5"
-    assert matched_relu("conv3") is None and matched_relu("fc8") is None
+def test_rectified_layer(toy_model):
+    assert toy_model.rectified_layer("relu5") == "relu5"
+    assert toy_model.rectified_layer("pool5") == "relu5"
+    assert toy_model.rectified_layer("conv3") is None
+    assert toy_model.rectified_layer("fc8") is None
 
 
 @pytest.mark.parametrize("name", REGULARISER_NAMES)
@@ -108,12 +110,13 @@ def test_recipes_translate_the_papers(toy_model):
     assert typical_magnitude(toy_model) == pytest.approx(68.9 / (255 * 0.2260), rel=1e-3)
 
 
-def test_default_lambda_follows_the_layer_groups():
-    assert [layer_group(name) for name in ("conv1", "relu2", "pool2", "relu4", "conv5", "fc8")] \
-        == [0, 0, 1, 1, 2, 2]
-    assert default_lambda("default", "conv1", "mahendran2015") == 0.5
-    assert default_lambda("default", "fc8", "mahendran2015") == 50.0
-    kit = [default_lambda("default", name) for name in ("conv1", "pool2", "fc8")]
+def test_default_lambda_follows_the_layer_groups(toy_model):
+    groups = [toy_model.layer_group(name)
+              for name in ("conv1", "relu2", "pool2", "relu4", "conv5", "fc8")]
+    assert groups == [0, 0, 1, 1, 2, 2]
+    assert default_lambda(toy_model, "default", "conv1", "mahendran2015") == 0.5
+    assert default_lambda(toy_model, "default", "fc8", "mahendran2015") == 50.0
+    kit = [default_lambda(toy_model, "default", name) for name in ("conv1", "pool2", "fc8")]
     assert kit == sorted(kit) and kit[0] < kit[-1]
 
 
@@ -154,7 +157,7 @@ def test_batched_layers_follow_the_same_path_as_one_by_one(toy_model, batch, reg
 def test_staggered_activations_stop_each_block_at_its_layer(toy_model, batch):
     x = batch[:2].repeat(3, 1, 1, 1)
     blocks = [("relu2", 2), ("pool2", 2), ("fc7", 2)]
-    found = staggered_activations(toy_model, x, blocks)
+    found = toy_model.staggered_activations(x, blocks)
     for index, (layer, count) in enumerate(blocks):
         expected = toy_model.forward_to(x[index * 2:(index + 1) * 2], layer)
         assert torch.allclose(found[layer], expected, atol=1e-5)
@@ -164,8 +167,8 @@ def test_staggered_activations_leak_only_the_matched_blocks(toy_model, batch):
     """With a slope, the relu2 and pool2 blocks get the leaky gradient at relu2; the conv3
     block passes relu2 exactly, as if it had been run alone."""
     x = batch[:1].repeat(3, 1, 1, 1).requires_grad_(True)
-    found = staggered_activations(toy_model, x, [("relu2", 1), ("pool2", 1), ("conv3", 1)],
-                                  slope=0.5)
+    found = toy_model.staggered_activations(x, [("relu2", 1), ("pool2", 1), ("conv3", 1)],
+                                            slope=0.5)
     sum(value.sum() for value in found.values()).backward()
     single = batch[:1].clone().requires_grad_(True)
     toy_model.forward_to(single, "conv3").sum().backward()
@@ -178,9 +181,9 @@ def test_staggered_activations_leak_only_the_matched_blocks(toy_model, batch):
 
 def test_staggered_activations_check_the_blocks(toy_model, batch):
     with pytest.raises(ValueError, match="network order"):
-        staggered_activations(toy_model, batch[:2], [("conv3", 1), ("conv1", 1)])
+        toy_model.staggered_activations(batch[:2], [("conv3", 1), ("conv1", 1)])
     with pytest.raises(ValueError, match="add up to the batch size 2"):
-        staggered_activations(toy_model, batch[:2], [("conv1", 1)])
+        toy_model.staggered_activations(batch[:2], [("conv1", 1)])
 
 
 def test_figures_draw(toy_model, batch):
@@ -188,7 +191,7 @@ def test_figures_draw(toy_model, batch):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from lecturekit import plot_inversion
+    from lecturekit.ui.plot import inversion as plot_inversion
 
     results = invert_layers(toy_model, batch[:1], ["conv1", "pool5"], steps=2, progress=False)
     figure = plot_inversion.plot_inversion_grid(results)
@@ -199,7 +202,7 @@ def test_figures_draw(toy_model, batch):
     figure = plot_inversion.regulariser_figure(toy_model, "conv2", ("none", "tv"), steps=2)
     assert "total variation" in figure.axes[2].get_title()
     plt.close(figure)
-    from lecturekit.figures import FIGURES
+    from lecturekit.ui.figures import FIGURES
     assert FIGURES["inversion_grid"] is plot_inversion.inversion_grid_figure
     assert FIGURES["inversion_regularisers"] is plot_inversion.regulariser_figure
 
@@ -236,7 +239,7 @@ def test_errors_name_parameter_value_and_choices(toy_model, batch):
         invert(toy_model, image, "conv1", recipe="paper")
     with pytest.raises(TypeError, match="unknown option.*colour.*valid options"):
         invert(toy_model, image, "conv1", colour="red")
-    with pytest.raises(ValueError, match="levels=3 needs H and W divisible by 8"):
+    with pytest.raises(ValueError, match=r"levels=3 needs H and W divisible by 2\*\*levels = 8"):
         invert(toy_model, torch.zeros(1, 3, 100, 100), "conv1", regulariser="wavelet", levels=3)
 
 
@@ -246,9 +249,10 @@ def test_inversion_claims(toy_model):
     # depth-SSIM Spearman -0.69, and -0.94 on the object's pixels. The floors leave a
     # margin for other CPUs and BLAS libraries.
     start = time.perf_counter()
-    claims = inversion_claims(toy_model, n_scenes=8)
+    images, masks, _ = scenes.make_batch(scenes.test_seeds(8), size=128)
+    claims = inversion_claims(toy_model, toy_model.preprocess.normalise(images), masks)
     seconds = time.perf_counter() - start
-    layers = list(LAYER_NAMES)
+    layers = list(ALEXNET_LAYERS)
     assert set(claims) == set(layers) | {"depth_ssim_spearman", "depth_object_ssim_spearman"}
     errors = [claims[name]["feature_error"] for name in layers]
     ssims = [claims[name]["ssim"] for name in layers]

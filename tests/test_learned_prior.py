@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lecturekit import scenes
-from lecturekit.learned_prior import FeatureStatisticsPrior, default_reference_images
+from lecturekit.examples import inversion_image, reference_images
+from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +39,19 @@ def test_positive_on_other_images_and_gradient_flows(toy_model, references):
 
 
 def test_default_references_are_fresh_scenes(toy_model):
-    batch = default_reference_images(toy_model, count=3)
-    assert batch.shape == (3, 3, 128, 128)
+    """The prior's natural images are evaluation scenes (never trained on), and not the
+    scene the notebooks invert: what the prior adds cannot come from the answer."""
+    batch = reference_images(toy_model, count=3)
+    seeds = scenes.test_seeds(3, offset=50_000)
+    assert min(seeds) >= scenes.TEST_SEED_START
+    images, _, _ = scenes.make_batch(seeds, size=128)
+    assert torch.equal(batch, toy_model.preprocess.normalise(images))
+    target = inversion_image(toy_model)
+    assert all(not torch.allclose(image, target[0]) for image in batch)
 
 
 def test_errors(toy_model, references):
-    with pytest.raises(ValueError, match="convolutional layer.*fc6"):
+    with pytest.raises(ValueError, match="spatial maps.*fc6.*valid: conv1"):
         FeatureStatisticsPrior(toy_model, "fc6", references)
     with pytest.raises(ValueError, match="unknown layer 'conv9'"):
         FeatureStatisticsPrior(toy_model, "conv9", references)

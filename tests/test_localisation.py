@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from lecturekit import scenes
-from lecturekit.cli import main
-from lecturekit.evaluate import evaluate
-from lecturekit.localisation import (METHODS, centre_gaussian_maps, energy_in_mask,
+from lecturekit.course.cli import main
+from lecturekit.measure.evaluate import evaluate
+from lecturekit.measure.localisation import (METHODS, centre_gaussian_maps, energy_in_mask,
                                      localisation_table, pointing_game, random_maps, sparsity)
 from lecturekit.models import toy_architecture
 

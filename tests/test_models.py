@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lecturekit import models
-from lecturekit.models import LAYER_NAMES, load_model
+from lecturekit.models import ALEXNET_LAYERS, load_model
 
 # Activation shapes of torchvision AlexNet at 224 px (Krizhevsky's geometry, one weird trick).
 ALEXNET_SHAPES = {
@@ -28,8 +28,8 @@ def random_alexnet():
 
 def test_alexnet_layer_names_and_shapes(random_alexnet):
     x = torch.randn(2, 3, 224, 224)
-    acts = random_alexnet.activations(x, LAYER_NAMES)
-    assert tuple(acts) == LAYER_NAMES
+    acts = random_alexnet.activations(x, ALEXNET_LAYERS)
+    assert tuple(acts) == ALEXNET_LAYERS
     assert {name: tuple(a.shape[1:]) for name, a in acts.items()} == ALEXNET_SHAPES
 
 
@@ -53,14 +53,14 @@ def test_model_is_frozen_eval_and_has_no_inplace_relu(random_alexnet, toy_model)
 
 def test_forward_to_stops_at_the_layer(random_alexnet, monkeypatch):
     called = []
-    for name in LAYER_NAMES:
+    for name in ALEXNET_LAYERS:
         random_alexnet.layers[name].register_forward_hook(lambda m, i, o, n=name: called.append(n))
     try:
         out = random_alexnet.forward_to(torch.randn(1, 3, 224, 224), "conv3")
     finally:
-        for name in LAYER_NAMES:
+        for name in ALEXNET_LAYERS:
             random_alexnet.layers[name]._forward_hooks.clear()
-    assert called == list(LAYER_NAMES[:LAYER_NAMES.index("conv3") + 1])
+    assert called == list(ALEXNET_LAYERS[:ALEXNET_LAYERS.index("conv3") + 1])
     assert out.shape == (1, 384, 13, 13)
 
 
@@ -73,8 +73,8 @@ def test_activations_match_forward_to(toy_model):
 
 
 def test_toy_model_layers(toy_model):
-    assert toy_model.layer_names == LAYER_NAMES
-    acts = toy_model.activations(torch.randn(1, 3, 128, 128), LAYER_NAMES)
+    assert toy_model.layer_names == ALEXNET_LAYERS
+    acts = toy_model.activations(torch.randn(1, 3, 128, 128), ALEXNET_LAYERS)
     assert acts["fc8"].shape == (1, len(toy_model.classes))
     assert acts["pool5"].ndim == 4 and acts["fc6"].ndim == 2
     params = sum(p.numel() for p in toy_model.parameters())
@@ -138,7 +138,7 @@ def test_alexnet_random_needs_no_download_and_can_come_from_the_environment(
         empty_torch_home, offline, monkeypatch, capsys):
     monkeypatch.setenv(models.ENV_VARIABLE, "alexnet-random")
     model = load_model(device="cpu", seed=3)
-    assert model.name == "alexnet" and "random weights (seed 3)" in model.description
+    assert model.name == "alexnet-random" and "random weights (seed 3)" in model.description
     assert "alexnet-random" in capsys.readouterr().out
     same = load_model("alexnet", random_weights=True, seed=3, device="cpu")
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from lecturekit.optimisation import Term, octave_sizes, optimise, pixel_bounds
-from lecturekit.regularisers import alpha_norm, total_variation
+from lecturekit.optimise.loop import Term, octave_sizes, optimise, pixel_bounds
+from lecturekit.optimise.regularisers import alpha_norm, total_variation
 from lecturekit.targets import Channel, FeatureMatching, Logit
-from lecturekit.transforms import Jitter
+from lecturekit.optimise.transforms import Jitter
 
 
 def _start(n=1, size=128, seed=0):
@@ -65,7 +65,7 @@ def test_schedule_phases_and_octaves_count_steps(toy_model):
                       octaves=2, octave_scale=1.25, progress=False)
     assert len(result.history) == 2 * 5
     assert result.image.shape == (1, 3, 160, 160)
-    assert octave_sizes((160, 160), 2, 1.25) == [(128, 128), (160, 160)]
+    assert octave_sizes((160, 160), 2, 1.25, 63) == [(128, 128), (160, 160)]
 
 
 def test_normalised_step_moves_by_the_step_size(toy_model):
@@ -83,12 +83,16 @@ def test_callback_sees_every_step(toy_model):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(steps=0), ValueError, "steps must be a whole number >= 1, got 0"),
-    (dict(lr=-0.1), ValueError, r"lr \(learning rate\) must be a number > 0, got -0.1"),
+    (dict(steps=0), ValueError, "steps must be a whole number >= 1, got steps=0"),
+    (dict(steps=2.5), ValueError, "steps must be a whole number >= 1, got steps=2.5"),
+    (dict(lr=-0.1), ValueError, r"lr must be a number > 0 \(the learning rate\), got lr=-0.1"),
+    (dict(lr=float("nan")), ValueError, r"lr must be a number > 0 \(the learning rate\), got lr=nan"),
+    (dict(momentum=1.5), ValueError, r"momentum must be a number in \[0, 1\), got momentum=1.5"),
     (dict(optimiser="lbfgs"), ValueError, "unknown optimiser 'lbfgs'; valid: adam, sgd"),
     (dict(terms=[Term("tv", -1.0, total_variation)]), ValueError,
      r"weight \(lambda\) of tv must be >= 0, got -1.0"),
-    (dict(octaves=4), ValueError, "4 octaves at scale 1.4 shrink the 128 x 128 image to 47 x 47"),
+    (dict(octaves=4), ValueError,
+     "octaves=4 at octave_scale=1.4 shrink the 128 x 128 image to 47 x 47, below the 63"),
     (dict(octaves=0), ValueError, "octaves must be a whole number >= 1"),
 ])
 def test_bad_settings_are_explained(toy_model, kwargs, error, message):

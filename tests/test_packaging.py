@@ -60,9 +60,12 @@ sys.meta_path.insert(0, Block())
 
 def test_numeric_core_needs_no_jupyter_or_matplotlib():
     code = BLOCKER + """
-import torch, lecturekit
-from lecturekit import evaluate, scenes, toy_training, cli, devices
-model = lecturekit.load_model('toy', device='cpu')
+import torch, lecturekit as lk
+from lecturekit import devices, scenes
+from lecturekit.course import checks, cli, exercises, toy_training
+from lecturekit.measure import evaluate
+model = lk.load_model('toy', device='cpu')
+assert lk.input_gradient and lk.invert and lk.deepdream and lk.saliency_map
 images, masks, labels = scenes.make_batch(range(2))
 print(model(model.preprocess.normalise(images)).shape[0])
 """

@@ -1,4 +1,4 @@
-"""The image priors of lecturekit.regularisers against hand-computed values."""
+"""The image priors of lecturekit.optimise.regularisers against hand-computed values."""
 
 import math
 import re
@@ -6,9 +6,13 @@ import re
 import pytest
 import torch
 
-from lecturekit.regularisers import (REGULARISERS, alpha_norm, gaussian_blur, get_regulariser,
-                                     haar_wavelet, low_pass_penalty, total_variation,
-                                     wavelet_sparsity)
+from lecturekit.optimise.priors import PRIORS, get_prior, prior_term
+from lecturekit.optimise.regularisers import (alpha_norm, gaussian_blur, gaussian_kernel,
+                                              haar_wavelet, low_pass_penalty, total_variation,
+                                              wavelet_sparsity)
+
+REGULARISERS = {"alpha_norm": alpha_norm, "total_variation": total_variation,
+                "low_pass": low_pass_penalty, "wavelet": wavelet_sparsity}
 
 DTYPES = [torch.float32, torch.float64]
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -211,9 +215,9 @@ CASES = [
 def test_one_value_per_image(name, kwargs, dtype, device):
     g = torch.Generator().manual_seed(1)
     x = torch.randn(3, 3, 8, 8, generator=g, dtype=dtype).to(device)
-    r = get_regulariser(name)(x, **kwargs)
+    r = REGULARISERS[name](x, **kwargs)
     assert r.shape == (3,) and r.dtype == dtype and r.device == x.device
-    singles = torch.cat([get_regulariser(name)(x[i:i + 1], **kwargs) for i in range(3)])
+    singles = torch.cat([REGULARISERS[name](x[i:i + 1], **kwargs) for i in range(3)])
     torch.testing.assert_close(r, singles)
 
 
@@ -238,17 +242,44 @@ def test_finite_gradient_at_zero_and_flat_images(name, kwargs):
         assert torch.isfinite(x.grad).all()
 
 
-# --------------------------------------------------------------------------- registry and errors
+# --------------------------------------------------------------------------- the priors table
 
-def test_registry():
-    assert list(REGULARISERS) == ["alpha_norm", "total_variation", "low_pass", "wavelet"]
-    assert get_regulariser("alpha_norm") is alpha_norm
-    assert get_regulariser("total_variation") is total_variation
-    assert get_regulariser("low_pass") is low_pass_penalty
-    assert get_regulariser("wavelet") is wavelet_sparsity
+def test_priors_table_names_the_lecture_priors():
+    assert list(PRIORS) == ["l2", "alpha", "tv", "low_pass", "wavelet"]
+    assert get_prior("tv").function is total_variation and get_prior("tv").options == {"beta": 2}
+    assert get_prior("l2").function is alpha_norm and get_prior("l2").options == {"alpha": 2}
     with pytest.raises(ValueError, match=re.escape(
-            "unknown regulariser 'tv'; valid: alpha_norm, total_variation, low_pass, wavelet")):
-        get_regulariser("tv")
+            "unknown prior 'total_variation'; valid: l2, alpha, tv, low_pass, wavelet")):
+        get_prior("total_variation")
+
+
+@pytest.mark.parametrize("name,function,options", [
+    ("l2", alpha_norm, {"alpha": 2.0}), ("alpha", alpha_norm, {"alpha": 6.0}),
+    ("tv", total_variation, {"beta": 1.5}), ("low_pass", low_pass_penalty, {"sigma": 0.7}),
+    ("wavelet", wavelet_sparsity, {"levels": 1})])
+def test_prior_penalty_is_the_regulariser_of_the_scaled_image_per_value(name, function, options):
+    """R(x / scale) / n: the scaling every method shares (Mahendran & Vedaldi's B^2)."""
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    want = function(x / 1.7, **options) / (3 * 8 * 8)
+    torch.testing.assert_close(get_prior(name).penalty(1.7, **options)(x), want)
+    term = prior_term(name, 0.5, 1.7, **options)
+    assert term.name == name and term.weight == 0.5
+    torch.testing.assert_close(term.function(x), want)
+
+
+def test_prior_options_are_checked():
+    with pytest.raises(TypeError, match="the tv prior takes no option sigma; valid options: beta"):
+        get_prior("tv").penalty(sigma=1.0)
+    with pytest.raises(ValueError, match="scale must be a number > 0, got scale=0"):
+        get_prior("l2").penalty(0)
+
+
+def test_gaussian_kernel_is_the_one_kernel():
+    kernel = gaussian_kernel(7, 1.0)
+    assert kernel.shape == (7,) and float(kernel.sum()) == pytest.approx(1.0)
+    assert torch.allclose(kernel, kernel.flip(0)) and int(kernel.argmax()) == 3
+    with pytest.raises(ValueError, match="size must be a whole number that is odd"):
+        gaussian_kernel(4, 1.0)
 
 
 @pytest.mark.parametrize("call,match", [

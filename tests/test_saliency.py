@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from lecturekit import scenes
-from lecturekit.gradients import input_gradient
+from lecturekit.gradient.gradients import input_gradient
 from lecturekit.models import toy_architecture
-from lecturekit.saliency import channel_max_abs, gradient_to_rgb, saliency_map
+from lecturekit.gradient.saliency import channel_max_abs, gradient_to_rgb, saliency_map
 from lecturekit.targets import Logit, Probability
 
 SIZE = 64

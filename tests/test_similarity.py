@@ -1,11 +1,12 @@
-"""SSIM (Wang et al. 2004) and PSNR of lecturekit.similarity."""
+"""SSIM (Wang et al. 2004) and PSNR of lecturekit.measure.similarity."""
 
 import math
 
 import pytest
 import torch
 
-from lecturekit.similarity import gaussian_window, psnr, ssim
+from lecturekit.measure.similarity import psnr, ssim
+from lecturekit.optimise.regularisers import gaussian_kernel
 
 
 def _pair(seed=0, shape=(2, 3, 40, 48), noise=0.2):
@@ -32,7 +33,7 @@ def test_constant_images_by_hand():
 
 
 def test_window_sums_to_one_and_is_symmetric():
-    w = gaussian_window(11, 1.5)
+    w = gaussian_kernel(11, 1.5)
     assert w.sum().item() == pytest.approx(1.0)
     assert torch.allclose(w, w.flip(0))
 
@@ -72,4 +73,4 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         psnr(x[0], y[0])
     with pytest.raises(ValueError, match="odd"):
-        gaussian_window(10)
+        gaussian_kernel(10, 1.5)

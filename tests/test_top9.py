@@ -5,9 +5,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from lecturekit.deconvnet import deconv_project
-from lecturekit.models import LAYER_NAMES, load_model
-from lecturekit.top9 import (TopActivation, patch_box, photo_collection, receptive_field,
+from lecturekit.gradient.deconvnet import deconv_project
+from lecturekit.models import ALEXNET_LAYERS, load_model
+from lecturekit.gradient.top9 import (TopActivation, patch_box, photo_collection, receptive_field,
                              scene_collection, to_display, top9)
 
 # By hand, layer by layer: size += (k - 1) * stride, offset -= pad * stride, stride *= s.
@@ -47,7 +47,7 @@ def _one_channel_copy(model, layer):
     max-pooling replaced by average pooling: the gradient of a unit is then positive
     exactly on the pixels it sees, and zero everywhere else."""
     modules = []
-    for name in LAYER_NAMES[:LAYER_NAMES.index(layer) + 1]:
+    for name in ALEXNET_LAYERS[:ALEXNET_LAYERS.index(layer) + 1]:
         module = model.layers[name]
         if isinstance(module, nn.Conv2d):
             conv = nn.Conv2d(1, 1, module.kernel_size, module.stride, module.padding,

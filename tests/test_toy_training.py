@@ -5,7 +5,7 @@ import torch
 
 from lecturekit import scenes
 from lecturekit.models import load_model
-from lecturekit.toy_training import ToyConfig, render_training_set, train_toy
+from lecturekit.course.toy_training import ToyConfig, render_training_set, train_toy
 
 TINY = ToyConfig(channels=(8, 8, 8, 8, 8), hidden=16, n_train=96, epochs=1, batch_size=32,
                  n_check=20)

@@ -1,9 +1,9 @@
-"""The robustness transforms of lecturekit.transforms."""
+"""The robustness transforms of lecturekit.optimise.transforms."""
 
 import pytest
 import torch
 
-from lecturekit.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale, rescale,
+from lecturekit.optimise.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale, rescale,
                                    rotate, standard_robustness)
 
 DTYPES = [torch.float32, torch.float64]

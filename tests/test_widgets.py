@@ -12,8 +12,8 @@ widgets = pytest.importorskip("ipywidgets")
 
 
 def test_importing_the_core_imports_neither_widgets_nor_matplotlib():
-    code = ("import sys, lecturekit, lecturekit.inversion, lecturekit.learned_prior, "
-            "lecturekit.similarity; print('ipywidgets' in sys.modules, "
+    code = ("import sys, lecturekit, lecturekit.optimise.inversion, lecturekit.optimise.learned_prior, "
+            "lecturekit.measure.similarity; print('ipywidgets' in sys.modules, "
             "'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -21,7 +21,7 @@ def test_importing_the_core_imports_neither_widgets_nor_matplotlib():
 
 @pytest.fixture(scope="module")
 def explorer(toy_model):
-    from lecturekit.widgets import inversion_explorer
+    from lecturekit.ui.widgets.inversion import inversion_explorer
     images, _, _ = scenes.make_batch(scenes.test_seeds(1, offset=7), size=128)
     return inversion_explorer(toy_model, toy_model.preprocess.normalise(images),
                               layers=("conv1", "relu3", "fc8"), steps=4)
@@ -79,7 +79,7 @@ def test_run_button_recomputes(explorer):
 
 
 def test_bad_arguments(toy_model):
-    from lecturekit.widgets import InversionExplorer
+    from lecturekit.ui.widgets.inversion import InversionExplorer
     image = torch.zeros(1, 3, 128, 128)
     with pytest.raises(ValueError, match="unknown regulariser.*valid regularisers"):
         InversionExplorer(toy_model, image, regularisers=("tv", "sparkle"), auto=False)

@@ -1,0 +1,462 @@
+"""Benchmarks: the kit's speed against its physical floor and the published recipes.
+
+``python benchmarks/bench.py`` measures, in one run on one machine (it reads the
+repository's notebooks, so it lives beside the package, not in it):
+
+``overhead``
+    seconds per step of the kit's optimisation loop
+    (:func:`lecturekit.optimise.loop.optimise`) divided by the seconds of the
+    floor, a bare forward pass to the same layer plus a backward pass to the
+    input (same model, size and batch). Any gradient-based visualisation step
+    costs at least the floor; the ratio is what the loop adds.
+``recipes``
+    the relative feature error of an inversion after 50, 100, 200 and 400
+    steps for the kit's default recipe, Mahendran & Vedaldi's (2015) and the
+    public baseline's (:data:`lecturekit.optimise.inversion.RECIPES`), and the steps
+    each needs to reach an error of 0.2.
+``notebooks_seconds``
+    wall time to execute every notebook of ``notebooks/`` and ``solutions/``.
+``inversion_grid_seconds`` and ``inversion_grid_memory``
+    the lecture's big figure, all eighteen AlexNet layers inverted at 224 px
+    (:func:`lecturekit.optimise.inversion.invert_layers`, one batch whose blocks stop at
+    their own layers), timed in a fresh process whose peak memory is recorded
+    too.
+
+Nothing here needs a GPU; ``--device cuda`` measures on one when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lecturekit.devices import resolve_device
+from lecturekit.examples import inversion_image
+from lecturekit.models import ALEXNET_LAYERS, LayeredNetwork, load_model
+from lecturekit.optimise.inversion import RECIPES, invert, invert_layers
+from lecturekit.optimise.loop import optimise
+from lecturekit.targets import FeatureMatching
+
+__all__ = ["BenchSettings", "QUICK", "FULL", "run_bench", "floor_and_loop_seconds",
+           "overhead", "recipe_comparison", "notebook_seconds", "inversion_grid",
+           "format_table"]
+
+PARTS: tuple[str, ...] = ("overhead", "recipes", "notebooks", "grid")
+ERROR_GOAL = 0.2
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """How much to measure. :data:`FULL` is the documented benchmark, :data:`QUICK` a smoke
+    test that runs every part in seconds. ``grid_steps`` None: the kit recipe's own."""
+    overhead_layers: tuple[str, ...]
+    overhead_steps: int
+    repeats: int
+    recipe_layers: tuple[str, ...]
+    budgets: tuple[int, ...]
+    grid_layers: tuple[str, ...]
+    grid_steps: int | None
+
+
+FULL = BenchSettings(overhead_layers=("conv1", "conv5", "fc8"), overhead_steps=20, repeats=9,
+                     recipe_layers=("conv3", "fc6"), budgets=(50, 100, 200, 400),
+                     grid_layers=ALEXNET_LAYERS, grid_steps=None)
+QUICK = BenchSettings(overhead_layers=("conv1",), overhead_steps=3, repeats=1,
+                      recipe_layers=("conv3",), budgets=(4, 8), grid_layers=("conv1", "fc8"),
+                      grid_steps=3)
+
+
+# --------------------------------------------------------------------------- timing
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _fastest_seconds(runs: Sequence[Callable[[], Any]], device: torch.device,
+                     repeats: int) -> list[float]:
+    """The fastest wall time of each of ``runs`` over ``repeats`` rounds, after one warm-up
+    round. The runs take turns within a round, so a load that comes and goes on the machine
+    touches all of them alike; the minimum is the time least disturbed by it."""
+    best = [float("inf")] * len(runs)
+    for round_ in range(repeats + 1):
+        for index, run in enumerate(runs):
+            _synchronise(device)
+            start = time.perf_counter()
+            run()
+            _synchronise(device)
+            if round_:
+                best[index] = min(best[index], time.perf_counter() - start)
+    return best
+
+
+def _batch(model: LayeredNetwork, batch_size: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    size = model.input_size
+    return torch.randn(batch_size, 3, size, size, generator=generator).to(model.device)
+
+
+def _floor_run(model: LayeredNetwork, layer: str, batch: torch.Tensor,
+               steps: int) -> Callable[[], None]:
+    """``steps`` floor steps: a forward pass to ``layer`` and a backward pass to the input,
+    nothing else (a fixed upstream gradient; the input's gradient dropped each step)."""
+    x = batch.detach().clone().requires_grad_(True)
+    with torch.no_grad():
+        upstream = torch.ones_like(model.forward_to(x, layer))
+
+    def run() -> None:
+        for _ in range(steps):
+            x.grad = None
+            model.forward_to(x, layer).backward(upstream)
+
+    return run
+
+
+def floor_and_loop_seconds(model: LayeredNetwork, layer: str, batch: torch.Tensor,
+                           steps: int, repeats: int = 5) -> tuple[float, float]:
+    """Seconds per step of the floor (:func:`_floor_run`) and of the kit's loop at ``layer``.
+
+    The loop is :func:`~lecturekit.optimise.loop.optimise` matching the layer's
+    activations (Adam, pixels clamped, history kept); it is timed at ``steps``
+    and at twice as many, and the difference removes what a call pays once
+    (checks, the final forward pass)."""
+    with torch.no_grad():
+        objective = FeatureMatching(layer, model.forward_to(batch.flip(-1), layer))
+
+    def loop(n: int) -> Callable[[], Any]:
+        return lambda: optimise(model, objective, batch, maximise=False, steps=n, lr=0.01,
+                                progress=False)
+
+    floor_s, once_s, twice_s = _fastest_seconds(
+        [_floor_run(model, layer, batch, steps), loop(steps), loop(2 * steps)],
+        model.device, repeats)
+    return floor_s / steps, (twice_s - once_s) / steps
+
+
+def overhead(models: dict[str, tuple[LayeredNetwork, int]], layers: Sequence[str],
+             steps: int, repeats: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Per model and layer: floor and loop milliseconds per step and their ratio.
+    ``models`` maps a label to (model, batch size); images are the model's input size."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for label, (model, batch_size) in models.items():
+        batch = _batch(model, batch_size)
+        table[label] = {}
+        for layer in layers:
+            floor, loop = floor_and_loop_seconds(model, layer, batch, steps, repeats)
+            table[label][layer] = {"floor_ms": 1e3 * floor, "loop_ms": 1e3 * loop,
+                                   "ratio": loop / floor}
+    return table
+
+
+# --------------------------------------------------------------------------- recipes
+
+def _trajectory(history: list[dict[str, float]], data_weight: float) -> list[float]:
+    """The relative feature error after 0, 1, 2, ... steps, read from the loop's history
+    (each record holds the objective of the image before that step's update)."""
+    return [record["objective"] / data_weight for record in history]
+
+
+def steps_to(errors: Sequence[float], goal: float) -> int | None:
+    """The first step count after which the error is at most ``goal`` (None: never)."""
+    return next((step for step, error in enumerate(errors) if error <= goal), None)
+
+
+def recipe_comparison(model: LayeredNetwork, image: torch.Tensor, layers: Sequence[str],
+                      budgets: Sequence[int], recipes: Sequence[str] = tuple(RECIPES),
+                      goal: float = ERROR_GOAL) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each recipe inverts ``image`` at each layer once per step budget (its schedule
+    stretched to the budget, as ``invert(steps=n)`` does). ``error_at[n]`` is the final
+    relative feature error of the ``n``-step run and ``ssim_at[n]`` its reconstruction's
+    SSIM to ``image`` (what the priors buy: the error alone rewards fitting noise);
+    ``steps_to_<goal>`` is read off the longest run's trajectory."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    longest = max(budgets)
+    for layer in layers:
+        table[layer] = {}
+        for name in recipes:
+            errors: dict[str, float] = {}
+            similarity: dict[str, float] = {}
+            seconds = 0.0
+            for budget in budgets:
+                start = time.perf_counter()
+                result = invert(model, image, layer, recipe=name, steps=budget, progress=False)
+                seconds += time.perf_counter() - start
+                errors[str(budget)] = float(result.feature_error.mean())
+                similarity[str(budget)] = float(result.ssim.mean())
+                if budget == longest:
+                    path = _trajectory(result.history, RECIPES[name].data_weight)
+                    path.append(errors[str(budget)])
+            table[layer][name] = {"error_at": errors, "ssim_at": similarity,
+                                  f"steps_to_{goal:g}": steps_to(path, goal),
+                                  "seconds": seconds}
+    return table
+
+
+def kit_speedup(recipes: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per layer: the best other recipe's error at its longest budget, and the smallest
+    budget at which the kit's default reaches it (target: a quarter of the steps)."""
+    summary = {}
+    for layer, by_recipe in recipes.items():
+        others = {name: row for name, row in by_recipe.items() if name != "kit"}
+        longest = max(int(n) for n in by_recipe["kit"]["error_at"])
+        best_name = min(others, key=lambda n: others[n]["error_at"][str(longest)])
+        best = others[best_name]["error_at"][str(longest)]
+        reached = [int(n) for n, e in by_recipe["kit"]["error_at"].items() if e <= best]
+        summary[layer] = {"best_other": best_name, "best_other_error": best,
+                          "kit_steps_to_match": min(reached) if reached else None,
+                          "of_steps": longest}
+    return summary
+
+
+# --------------------------------------------------------------------------- notebooks
+
+def notebook_paths(root: Path = ROOT) -> list[Path]:
+    """Every notebook of ``notebooks/`` and ``solutions/``, in order."""
+    return sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "solutions").glob("*.ipynb"))
+
+
+def notebook_seconds(paths: Sequence[Path], model_name: str = "toy",
+                     timeout: int = 1800) -> dict[str, Any]:
+    """Execute each notebook in a fresh kernel (``LECTUREKIT_MODEL=model_name``) and return
+    the wall seconds per notebook and in total; a notebook that fails is reported by its
+    error instead of stopping the benchmark. Nothing is written to the notebooks."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    env = {**os.environ, "LECTUREKIT_MODEL": model_name, "MPLBACKEND": "Agg"}  # the kernel's
+    table: dict[str, Any] = {}
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        try:
+            client.execute(env=env)
+            table[path.name] = round(time.perf_counter() - start, 1)
+        except CellExecutionError as error:
+            table[path.name] = f"failed: {str(error).strip().splitlines()[-1]}"
+    table["total"] = round(sum(v for v in table.values() if isinstance(v, float)), 1)
+    return table
+
+
+# --------------------------------------------------------------------------- the big figure
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
+
+
+def _grid_worker(device: str, layers: Sequence[str], steps: int | None, queue) -> None:
+    torch.manual_seed(0)
+    model = load_model("alexnet", random_weights=True, device=device, verbose=False)
+    image = inversion_image(model)
+    before = _peak_rss_mib()
+    if model.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(model.device)
+    invert(model, image, layers[-1], steps=2, progress=False)  # warm-up
+    _synchronise(model.device)
+    start = time.perf_counter()
+    invert_layers(model, image, layers, steps=steps, progress=False)
+    _synchronise(model.device)
+    seconds = time.perf_counter() - start
+    report = {"seconds": seconds, "rss_before_mib": before, "rss_peak_mib": _peak_rss_mib()}
+    if model.device.type == "cuda":
+        report["cuda_peak_mib"] = torch.cuda.max_memory_allocated(model.device) / 2 ** 20
+    total = steps if steps is not None else RECIPES["kit"].steps
+    report["floor_seconds"] = total * sum(
+        _fastest_seconds([_floor_run(model, layer, image, 3)], model.device, 2)[0] / 3
+        for layer in layers)
+    queue.put(report)
+
+
+def inversion_grid(device: str, layers: Sequence[str] = ALEXNET_LAYERS,
+                   steps: int | None = None) -> dict[str, float]:
+    """Wall seconds of the layer-wise inversion of Chelsea the cat (224 px) through
+    torchvision's AlexNet with random weights (time does not depend on them), the kit's
+    default recipe, in a fresh process: its peak resident memory is the inversion's
+    (plus the Python, torch and model it needs, reported as ``rss_before_mib``).
+    ``floor_seconds`` is the floor of the same work done layer by layer: the steps
+    times the sum over the layers of one forward + backward pass at batch 1."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    worker = context.Process(target=_grid_worker, args=(device, list(layers), steps, queue))
+    worker.start()
+    report = queue.get()
+    worker.join()
+    if worker.exitcode:
+        raise RuntimeError(f"the inversion-grid process failed with exit code {worker.exitcode}")
+    return report
+
+
+# --------------------------------------------------------------------------- all of it
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    info = {"date": date.today().isoformat(), "python": platform.python_version(),
+            "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
+              parts: Sequence[str] = PARTS, notebooks: Sequence[Path] | None = None,
+              notebook_models: Sequence[str] = ("toy",),
+              log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """Measure the chosen ``parts`` and return one dictionary (the ``--json`` output)."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: {', '.join(PARTS)}")
+    results: dict[str, Any] = {"machine": {**machine(), "device": device}}
+    if {"overhead", "recipes"} & set(parts):
+        toy = load_model("toy", device=device, verbose=False)
+    if "overhead" in parts:
+        log("overhead: the loop against forward + backward ...")
+        alexnet = load_model("alexnet", random_weights=True, device=device, verbose=False)
+        results["overhead"] = overhead({"toy": (toy, 1), "alexnet": (alexnet, 1)},
+                                       settings.overhead_layers, settings.overhead_steps,
+                                       settings.repeats)
+    if "recipes" in parts:
+        log("recipes: kit, mahendran2015 and baseline on the same scene ...")
+        recipes = recipe_comparison(toy, inversion_image(toy), settings.recipe_layers,
+                                    settings.budgets)
+        results["recipes"] = recipes
+        results["recipes_kit_speedup"] = kit_speedup(recipes)
+    if "notebooks" in parts:
+        paths = notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing or not paths:
+            raise FileNotFoundError(f"notebooks: no such notebook(s): {', '.join(missing)}"
+                                    if missing else f"notebooks: none found under {ROOT}; "
+                                    f"name them with --notebooks")
+        results["notebooks_seconds"] = {}
+        for name in notebook_models:
+            log(f"notebooks: executing {len(paths)} notebooks with the {name} model ...")
+            results["notebooks_seconds"][name] = notebook_seconds(paths, name)
+    if "grid" in parts:
+        log("grid: layer-wise AlexNet inversion at 224 px in a fresh process ...")
+        report = inversion_grid(device, settings.grid_layers, settings.grid_steps)
+        results["inversion_grid_seconds"] = report["seconds"]
+        results["inversion_grid_floor_seconds"] = report["floor_seconds"]
+        results["inversion_grid_memory"] = {k: v for k, v in report.items()
+                                            if k not in ("seconds", "floor_seconds")}
+        results["inversion_grid_layers"] = len(settings.grid_layers)
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The results as Markdown tables (what ``benchmarks/RESULTS.md`` keeps)."""
+    lines: list[str] = []
+    m = results["machine"]
+    lines += [f"Measured {m['date']} on {m['device']} ({m.get('gpu', m['cpu'])}, "
+              f"{m['cpu_count']} CPUs, {m['torch_threads']} torch threads), Python "
+              f"{m['python']}, torch {m['torch']}.", ""]
+    if "overhead" in results:
+        lines += ["Loop overhead (seconds per step of the kit's loop / forward + backward; "
+                  "target <= 1.10)", "", "| model | layer | floor ms | loop ms | ratio |",
+                  "|---|---|---:|---:|---:|"]
+        for label, rows in results["overhead"].items():
+            for layer, row in rows.items():
+                lines.append(f"| {label} | {layer} | {row['floor_ms']:.2f} | "
+                             f"{row['loop_ms']:.2f} | {row['ratio']:.2f} |")
+        lines.append("")
+    if "recipes" in results:
+        budgets = list(next(iter(next(iter(results["recipes"].values())).values()))["error_at"])
+        goal_key = f"steps_to_{ERROR_GOAL:g}"
+        lines += [f"Inversion recipes: relative feature error (SSIM to the original) after n "
+                  f"steps; steps to reach an error of {ERROR_GOAL:g}", "",
+                  "| layer | recipe | " + " | ".join(f"n={b}" for b in budgets)
+                  + f" | steps to {ERROR_GOAL:g} | seconds |",
+                  "|---|---|" + "---:|" * (len(budgets) + 2)]
+        for layer, rows in results["recipes"].items():
+            for name, row in rows.items():
+                errors = " | ".join(f"{row['error_at'][b]:.3f} ({row['ssim_at'][b]:.2f})"
+                                    for b in budgets)
+                reached = row[goal_key] if row[goal_key] is not None else "never"
+                lines.append(f"| {layer} | {name} | {errors} | {reached} | "
+                             f"{row['seconds']:.1f} |")
+        lines.append("")
+        for layer, row in results.get("recipes_kit_speedup", {}).items():
+            match = row["kit_steps_to_match"]
+            lines.append(f"- {layer}: the best other recipe ({row['best_other']}) reaches "
+                         f"{row['best_other_error']:.3f} in {row['of_steps']} steps; the kit's "
+                         + (f"default reaches it in {match} steps." if match else
+                            "default does not reach it within the budgets."))
+        lines.append("")
+    if "notebooks_seconds" in results:
+        for name, table in results["notebooks_seconds"].items():
+            lines += [f"Notebooks with the {name} model (wall seconds, fresh kernel each)", "",
+                      "| notebook | seconds |", "|---|---:|"]
+            lines += [f"| {nb} | {s} |" for nb, s in table.items()]
+            lines.append("")
+    if "inversion_grid_seconds" in results:
+        memory = results["inversion_grid_memory"]
+        lines += [f"Inversion grid: {results['inversion_grid_layers']} AlexNet layers at 224 px, "
+                  f"kit default recipe: {results['inversion_grid_seconds']:.1f} s (the floor of "
+                  f"the same steps layer by layer: "
+                  f"{results['inversion_grid_floor_seconds']:.1f} s); peak resident "
+                  f"memory {memory['rss_peak_mib']:.0f} MiB (of which "
+                  f"{memory['rss_before_mib']:.0f} MiB before the inversion started)"
+                  + (f"; CUDA peak {memory['cuda_peak_mib']:.0f} MiB" if "cuda_peak_mib" in memory
+                     else "") + ".", ""]
+    return "\n".join(lines)
+
+
+def results_json(results: dict[str, Any]) -> str:
+    """The results as one JSON object."""
+    return json.dumps(results, indent=2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's command line."""
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny setting that runs every part in seconds (a smoke test)")
+    parser.add_argument("--only", nargs="+", metavar="PART",
+                        help=f"measure only these parts: {', '.join(PARTS)}")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
+    parser.add_argument("--notebooks", nargs="+", metavar="PATH",
+                        help="notebooks to time (default: all of notebooks/ and solutions/)")
+    parser.add_argument("--notebook-models", nargs="+", default=["toy"],
+                        choices=["toy", "alexnet-random"],
+                        help="models to run the notebooks with (default: toy)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the kit's speed; print Markdown tables, or one JSON object with --json."""
+    args = build_parser().parse_args(argv)
+    try:
+        resolve_device(args.device)
+        results = run_bench(QUICK if args.quick else FULL, device=args.device,
+                            parts=args.only or PARTS, notebooks=args.notebooks,
+                            notebook_models=args.notebook_models,
+                            log=lambda line: print(line, file=sys.stderr, flush=True))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(results_json(results) if args.json else format_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The command line: ``python -m lecturekit COMMAND``.
+
+Commands: ``doctor`` (what is installed and available), ``fetch-weights``
+(download the ImageNet AlexNet weights ahead of an offline lecture),
+``train-toy`` (retrain the bundled model), ``evaluate`` (measured claims as
+one JSON object), ``figures`` (the lecture's figures as PNG files),
+and ``exercises build|check`` (homework notebooks generated from the solutions).
+Speed is measured outside the package: ``python benchmarks/bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from importlib import metadata
+
+import torch
+
+from lecturekit import models
+from lecturekit.devices import available_devices
+from lecturekit.measure.evaluate import EVALUATIONS, evaluate as measure
+from lecturekit.course.exercises import add_subcommand as add_exercises_subcommand
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def doctor(_: argparse.Namespace) -> int:
+    """Print versions, devices and where each model's weights are."""
+    print(f"python        {platform.python_version()} ({sys.executable})")
+    for package in ("lecturekit", "torch", "torchvision", "numpy", "pillow", "jupyterlab",
+                    "ipywidgets", "matplotlib", "scikit-image", "nbval"):
+        print(f"{package:<13} {_version(package)}")
+    print(f"devices       {', '.join(available_devices())} "
+          f"(default: {models.resolve_device(None)}; torch threads: {torch.get_num_threads()})")
+    toy_ok = models.TOY_WEIGHTS.is_file()
+    print(f"model toy     {'available' if toy_ok else 'MISSING'}: {models.TOY_WEIGHTS}")
+    cached = models.imagenet_weights_cached()
+    where = models.imagenet_weights_path()
+    if cached:
+        print(f"model alexnet available: ImageNet weights cached at {where}")
+    else:
+        print(f"model alexnet not cached: `python -m lecturekit fetch-weights` would download "
+              f"{models._imagenet_weights().url} (about 233 MB) to {where}")
+    print(f"model auto    would use {'alexnet' if cached else 'toy (unless the download works)'}")
+    return 0
+
+
+def fetch_weights(_: argparse.Namespace) -> int:
+    """Download the ImageNet AlexNet weights into torch's cache."""
+    if models.imagenet_weights_cached():
+        print(f"already cached: {models.imagenet_weights_path()}")
+        return 0
+    try:
+        path = models.fetch_imagenet_weights(progress=True)
+    except models.WeightsUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"saved {path}")
+    return 0
+
+
+def train_toy(args: argparse.Namespace) -> int:
+    """Retrain the toy model; never replaces an existing file without --force."""
+    from lecturekit.course.toy_training import ToyConfig, train_toy as train
+
+    config = ToyConfig(n_train=args.n_train, epochs=args.epochs, seed=args.seed)
+    try:
+        meta = train(args.out, config, overwrite=args.force)
+    except (FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} in {meta['train_seconds']} s; accuracy on "
+          f"{config.n_check} test scenes: {meta['accuracy_on_test_seeds']:.3f}; "
+          f"sha256 {meta['sha256']}")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Print the measured claims as JSON (or as lines)."""
+    model = models.load_model(args.model, device=args.device, verbose=False)
+    try:
+        results = measure(model, n_scenes=args.scenes, localisation_scenes=args.localisation_scenes,
+                          keys=tuple(args.only) if args.only else EVALUATIONS)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for key, value in results.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def figures(args: argparse.Namespace) -> int:
+    """Write the lecture's figures as PNG files; never replaces a file without --force."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecturekit.ui.figures import check_names, write_figures
+
+    try:
+        names = check_names(args.only)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    model = models.load_model(args.model)
+    try:
+        paths = write_figures(model, args.out, names, overwrite=args.force)
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per task."""
+    parser = argparse.ArgumentParser(prog="python -m lecturekit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("doctor", help="versions, devices and models").set_defaults(run=doctor)
+    commands.add_parser("fetch-weights", help="download the ImageNet AlexNet weights"
+                        ).set_defaults(run=fetch_weights)
+    train = commands.add_parser("train-toy", help="retrain the bundled toy model")
+    train.add_argument("--out", default="toy_alexnet.pt",
+                       help="weights file to write, with a .json beside it "
+                            "(default: ./toy_alexnet.pt)")
+    train.add_argument("--force", action="store_true", help="replace --out if it exists")
+    train.add_argument("--n-train", type=int, default=24_000, help="training scenes")
+    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=train_toy)
+    ev = commands.add_parser("evaluate", help="measure the kit's claims on fresh scenes")
+    ev.add_argument("--model", choices=["toy"], default="toy",
+                    help="the scenes' classes are the toy model's, so only toy is measured")
+    ev.add_argument("--scenes", type=int, default=1000, help="fresh test scenes to use")
+    ev.add_argument("--localisation-scenes", type=int, default=200,
+                    help="fresh test scenes for the localisation table (default 200)")
+    ev.add_argument("--only", nargs="+", metavar="KEY",
+                    help=f"measure only these keys (default: all of {', '.join(EVALUATIONS)})")
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(run=evaluate)
+    fig = commands.add_parser("figures", help="write the lecture's figures as PNG files")
+    fig.add_argument("--out", required=True, help="folder for the <name>.png files")
+    fig.add_argument("--model", choices=models.MODEL_NAMES, default="auto",
+                     help="network to explain (default: auto)")
+    fig.add_argument("--force", action="store_true", help="replace existing files")
+    fig.add_argument("--only", nargs="+", metavar="NAME",
+                     help="make only these figures (default: all)")
+    fig.set_defaults(run=figures)
+    add_exercises_subcommand(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m lecturekit`` and the ``lecturekit`` script."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,139 @@
+"""The three ways a ReLU can pass a signal backwards (Springenberg et al. 2015).
+
+In the forward pass a ReLU computes ``f_out = max(f_in, 0)``. Going backwards,
+``r_out`` is the signal arriving from the layer above and ``r_in`` what the
+ReLU hands on:
+
+* backprop (the true gradient):    ``r_in = (f_in > 0) * r_out``
+* Deconvnet (Zeiler & Fergus 2014): ``r_in = (r_out > 0) * r_out``  (the forward input is not used)
+* guided backprop:                 ``r_in = (f_in > 0) * (r_out > 0) * r_out``
+
+:func:`relu_backward` is the rule on plain tensors, for the worked example and
+the exercises. :func:`backward_rule` applies a rule to every ReLU module of a
+model (in ``features`` and ``classifier`` alike, in-place ReLUs included) for
+the duration of a ``with`` block and puts the original modules back on exit,
+also when the block raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+
+import torch
+from torch import nn
+
+RULES: tuple[str, ...] = ("backprop", "deconvnet", "guided")
+
+
+def check_rule(rule: str) -> str:
+    """Return ``rule`` if it is one of :data:`RULES`, else raise a ValueError listing them."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; valid rules are: {', '.join(RULES)}")
+    return rule
+
+
+def relu_backward(f_in: torch.Tensor, r_out: torch.Tensor, rule: str) -> torch.Tensor:
+    """The signal a ReLU passes down under ``rule``, given its forward input ``f_in``
+    and the signal ``r_out`` from above."""
+    check_rule(rule)
+    if f_in.shape != r_out.shape:
+        raise ValueError(f"f_in and r_out must have the same shape, got {tuple(f_in.shape)} "
+                         f"and {tuple(r_out.shape)}")
+    zero = torch.zeros_like(r_out)
+    if rule == "backprop":
+        return torch.where(f_in > 0, r_out, zero)
+    if rule == "deconvnet":
+        return torch.where(r_out > 0, r_out, zero)
+    return torch.where((f_in > 0) & (r_out > 0), r_out, zero)
+
+
+class _ReLUWithBackward(torch.autograd.Function):
+    """max(x, 0) forwards; backwards, ``backward(f_in, r_out)`` instead of the gradient."""
+
+    @staticmethod
+    def forward(ctx, f_in: torch.Tensor,
+                backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        ctx.save_for_backward(f_in)
+        ctx.backward_rule = backward
+        return f_in.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, r_out: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (f_in,) = ctx.saved_tensors
+        return ctx.backward_rule(f_in, r_out), None
+
+
+def relu_with_backward(x: torch.Tensor,
+                       backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                       ) -> torch.Tensor:
+    """``max(x, 0)`` whose backward pass hands on ``backward(f_in, r_out)``: the one
+    mechanism behind :class:`RuleReLU` and :func:`leaky_relu_gradient`."""
+    return _ReLUWithBackward.apply(x, backward)
+
+
+def leaky_relu_gradient(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """``max(x, 0)`` with an exact forward value, whose gradient is ``slope`` times the
+    incoming one where ``x <= 0`` (1 where ``x > 0``).
+
+    Why (inversion, Mahendran & Vedaldi 2015): a unit that the reference switches
+    on but the current image switches off gets no gradient through its ReLU, so
+    the optimisation cannot turn it on. In sparse layers (the toy's ``relu5``
+    fires at 3 % of its positions) whole images get stuck at a feature error of
+    1. Inversion leaks only the ReLU of the matched layer
+    (:meth:`~lecturekit.models.network.LayeredNetwork.rectified_layer`): there the
+    leaked signal says "switch this unit on", and at zero feature error the
+    gradient is zero either way, so the solution does not move. Leaking the ReLUs
+    below would send the gradient along paths that do not change the output, and
+    the images get noisy.
+    """
+    if isinstance(slope, bool) or not (isinstance(slope, (int, float)) and 0 <= slope <= 1):
+        raise ValueError(f"slope must be a number in [0, 1], got slope={slope!r}")
+    return relu_with_backward(x, lambda f_in, r_out: torch.where(f_in > 0, r_out,
+                                                                 r_out * slope))
+
+
+class RuleReLU(nn.Module):
+    """A ReLU module whose backward pass follows ``rule``; never in place."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__()
+        self.rule = check_rule(rule)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return relu_with_backward(x, partial(relu_backward, rule=self.rule))
+
+    def extra_repr(self) -> str:
+        return f"rule={self.rule!r}"
+
+
+def _relu_slots(model: nn.Module) -> list[tuple[nn.Module, str, nn.Module]]:
+    """(parent, attribute name, ReLU module) for every ReLU module inside ``model``."""
+    slots = []
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, (nn.ReLU, RuleReLU)):
+                slots.append((parent, name, child))
+    return slots
+
+
+@contextmanager
+def backward_rule(model: nn.Module, rule: str) -> Iterator[nn.Module]:
+    """Within the block, every ReLU module of ``model`` passes signals backwards by ``rule``.
+
+    The forward pass is unchanged. On exit, normal or by an exception, the very
+    same ReLU modules are back in their places.
+    """
+    check_rule(rule)
+    slots = _relu_slots(model)
+    if not slots:
+        raise ValueError(f"{type(model).__name__} has no nn.ReLU module, so a ReLU backward rule "
+                         f"cannot be applied (ReLUs called as functions cannot be replaced)")
+    try:
+        for parent, name, _ in slots:
+            setattr(parent, name, RuleReLU(rule))
+        yield model
+    finally:
+        for parent, name, original in slots:
+            setattr(parent, name, original)

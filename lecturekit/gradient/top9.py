@@ -1,0 +1,291 @@
+"""The "top-9 activations" view of Zeiler & Fergus (ECCV 2014, figure 2).
+
+For one feature map (a layer and a channel) Zeiler & Fergus search a large set
+of images for the nine strongest single activations and show, for each, the
+Deconvnet projection of that one activation (:mod:`lecturekit.gradient.deconvnet`) next
+to the image patch it can see. The FAU lecture ("Visualization & Attention,
+Part 4") uses such a grid to read off that a map responds to, e.g., grassy
+background. Here each image contributes at most one activation (its strongest
+position), so the nine come from nine different images.
+
+Receptive fields. A unit of a convolution or pooling layer sees a square of
+the input whose geometry follows from the kernel sizes, strides and paddings
+of the layers below it; :func:`receptive_field` returns it as
+``(size, stride, offset)``: activation ``(y, x)`` sees input rows
+``offset + y * stride`` to ``offset + y * stride + size - 1`` (and the same for
+columns). Padding makes ``offset`` negative, so near the border part of the
+field lies in the zero padding, outside the image; :func:`patch_box` clips it,
+and border patches are then smaller than ``size``. ReLUs do not change the
+field; units of the fully connected layers see the whole image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lecturekit.gradient.deconvnet import deconv_backward, isolate, record_forward
+from lecturekit.images import SAMPLE_IMAGES, load_image, sample_image
+from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, require_alexnet
+from lecturekit.scenes import make_batch, test_seeds
+from lecturekit.validation import check_at_least
+
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
+                                   ".webp")
+"""File endings :func:`photo_collection` takes for image files in a folder (any case)."""
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class TopActivation:
+    """One of the strongest activations of a feature map, with what explains it.
+
+    ``box`` is ``(top, left, bottom, right)``, half-open (rows ``top`` to
+    ``bottom - 1``), already clipped to the image, so ``image[:, top:bottom,
+    left:right]`` is the patch. ``patch`` is that region of the image in [0, 1];
+    ``projection`` is the signed Deconvnet projection of this single activation
+    (units of the normalised input) and ``projection_patch`` its region in the
+    box. For fc layers ``y = x = 0`` and the box is the whole image.
+    """
+
+    image_index: int
+    value: float
+    y: int
+    x: int
+    box: Box
+    patch: torch.Tensor
+    projection: torch.Tensor
+    projection_patch: torch.Tensor
+
+
+def _is_fc(layer: str) -> bool:
+    """True for fc layers and the ReLUs after them (units without a map)."""
+    return ALEXNET_LAYERS.index(layer) >= ALEXNET_LAYERS.index("fc6")
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def receptive_field(model: LayeredAlexNet, layer: str) -> tuple[int, int, int]:
+    """``(size, stride, offset)`` of one unit of ``layer`` in input pixels.
+
+    Walks the layers from the input: a window of ``k`` (dilated: ``d(k-1)+1``)
+    grows the field by ``(k - 1) * stride`` so far, its padding ``p`` moves the
+    offset by ``-p * stride``, and its stride multiplies the stride. For
+    AlexNet: conv1 (11, 4, -2), pool1 (19, 8, -2), conv2 (51, 8, -18),
+    conv5 (163, 16, -66), pool5 (195, 32, -66). The geometry is the same in
+    both directions (square kernels are not required, but the result is given
+    for rows; columns must match).
+    """
+    require_alexnet(model, "the receptive-field geometry")
+    model.check_layer(layer)
+    if _is_fc(layer):
+        raise ValueError(f"layer {layer} is fully connected: each unit sees the whole image, "
+                         f"so it has no receptive-field geometry; choose one of "
+                         f"{', '.join(ALEXNET_LAYERS[:ALEXNET_LAYERS.index('fc6')])}")
+    size, stride, offset = [1, 1], [1, 1], [0, 0]
+    for name in ALEXNET_LAYERS[:ALEXNET_LAYERS.index(layer) + 1]:
+        module = model.layers[name]
+        if not isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
+            continue
+        kernel, step = _pair(module.kernel_size), _pair(module.stride)
+        pad, dilation = _pair(module.padding), _pair(module.dilation)
+        for axis in range(2):
+            size[axis] += dilation[axis] * (kernel[axis] - 1) * stride[axis]
+            offset[axis] -= pad[axis] * stride[axis]
+            stride[axis] *= step[axis]
+    if size[0] != size[1] or stride[0] != stride[1] or offset[0] != offset[1]:
+        raise ValueError(f"layer {layer} has a non-square receptive field (rows {size[0]}, "
+                         f"{stride[0]}, {offset[0]}; columns {size[1]}, {stride[1]}, {offset[1]})")
+    return size[0], stride[0], offset[0]
+
+
+def _image_hw(image_size: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(image_size, int) and not isinstance(image_size, bool) and image_size > 0:
+        return image_size, image_size
+    if (isinstance(image_size, (tuple, list)) and len(image_size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                    for v in image_size)):
+        return int(image_size[0]), int(image_size[1])
+    raise ValueError(f"image_size must be a positive int or (height, width), got {image_size!r}")
+
+
+def patch_box(model: LayeredAlexNet, layer: str, y: int, x: int,
+              image_size: int | tuple[int, int]) -> Box:
+    """The part of the image that activation ``(y, x)`` of ``layer`` sees, clipped to the image.
+
+    Returns ``(top, left, bottom, right)``, half-open, so ``image[:, top:bottom,
+    left:right]`` is the patch. Fully connected layers give the whole image.
+    """
+    height, width = _image_hw(image_size)
+    check_at_least("y", y, 0)
+    check_at_least("x", x, 0)
+    model.check_layer(layer)
+    if _is_fc(layer):
+        return 0, 0, height, width
+    size, stride, offset = receptive_field(model, layer)
+    top, left = offset + y * stride, offset + x * stride
+    box = (max(top, 0), max(left, 0), min(top + size, height), min(left + size, width))
+    if box[0] >= box[2] or box[1] >= box[3]:
+        raise ValueError(f"activation (y, x) = ({y}, {x}) of layer {layer} sees rows "
+                         f"{top}..{top + size - 1}, columns {left}..{left + size - 1}, which lie "
+                         f"outside a {height} x {width} image")
+    return box
+
+
+def _strongest_per_image(model: LayeredAlexNet, images: torch.Tensor, layer: str,
+                         channel: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: the largest activation of the map and its flat position (0 for fc layers)."""
+    values, where = [], []
+    with torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            chunk = images[start:start + batch_size].to(model.device)
+            activation = model.forward_to(chunk, layer)
+            count = activation.shape[1]
+            if not 0 <= channel < count:
+                what = "units" if activation.ndim == 2 else "channels"
+                raise ValueError(f"channel must be an int in 0..{count - 1} (layer {layer} has "
+                                 f"{count} {what}), got {channel!r}")
+            maps = activation[:, channel].reshape(chunk.shape[0], -1)
+            best, index = maps.max(dim=1)
+            values.append(best.cpu())
+            where.append(index.cpu())
+    return torch.cat(values), torch.cat(where)
+
+
+def top9(model: LayeredAlexNet, images: torch.Tensor, layer: str, channel: int, k: int = 9,
+         batch_size: int = 32) -> list[TopActivation]:
+    """The ``k`` strongest activations of map ``channel`` of ``layer`` over ``images``.
+
+    ``images`` is a normalised batch (N, 3, H, W). Each image offers only its
+    largest activation (max over the map's positions); the images are searched
+    in chunks of ``batch_size`` without gradients, and only the winners are
+    sent through the Deconvnet, each projection from its single activation.
+    Returns ``min(k, N)`` results, strongest first (ties keep image order).
+    """
+    model.check_layer(layer)
+    model.check_batch(images)
+    if isinstance(channel, bool) or not isinstance(channel, int):
+        raise ValueError(f"channel must be an int, got {channel!r}")
+    check_at_least("k", k, 1)
+    check_at_least("batch_size", batch_size, 1)
+    values, where = _strongest_per_image(model, images, layer, channel, batch_size)
+    order = torch.argsort(values, descending=True, stable=True)[:k]
+    winners = images[order].to(model.device)
+    record = record_forward(model, winners, layer)
+    fc = record.activation.ndim == 2
+    width = 1 if fc else record.activation.shape[-1]
+    ys, xs = where[order] // width, where[order] % width
+    positions = None if fc else torch.stack([ys, xs], dim=1)
+    projections = deconv_backward(model, record, isolate(record.activation, channel, positions))
+    pictures = model.deprocess(winners)
+    results = []
+    for rank, index in enumerate(order.tolist()):
+        y, x = int(ys[rank]), int(xs[rank])
+        box = patch_box(model, layer, y, x, tuple(images.shape[-2:]))
+        projection = projections[rank].detach().float().cpu()
+        top, left, bottom, right = box
+        results.append(TopActivation(
+            image_index=index, value=float(values[index]), y=y, x=x, box=box,
+            patch=pictures[rank][:, top:bottom, left:right].clone(), projection=projection,
+            projection_patch=projection[:, top:bottom, left:right].clone()))
+    return results
+
+
+def to_display(projection: torch.Tensor) -> torch.Tensor:
+    """Map a signed projection to [0, 1] for showing: zero becomes grey (0.5), the largest
+    magnitude 0 or 1. An all-zero projection gives plain grey."""
+    scale = projection.detach().abs().max()
+    if scale == 0:
+        return torch.full_like(projection, 0.5)
+    return (0.5 + 0.5 * projection.detach() / scale).clamp(0.0, 1.0)
+
+
+def scene_collection(model: LayeredAlexNet, n: int = 200, offset: int = 0) -> torch.Tensor:
+    """``n`` fresh toy scenes (evaluation seeds, never trained on) as a normalised batch.
+
+    The scenes are drawn at the model's input size; ``offset`` skips that many
+    evaluation seeds, for a different collection.
+    """
+    check_at_least("n", n, 1)
+    images, _, _ = make_batch(test_seeds(n, offset), size=model.input_size)
+    return model.preprocess.normalise(images)
+
+
+def _folder_images(folder: str | Path) -> list[torch.Tensor]:
+    """Every image file directly inside ``folder`` (sorted by name), loaded in [0, 1]."""
+    path = Path(folder).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"folder {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise NotADirectoryError(f"folder must be a directory, got the file {str(path)!r}")
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"folder {str(path)!r} holds no image file (looked for "
+                         f"{', '.join(IMAGE_SUFFIXES)})")
+    return [load_image(p) for p in files]
+
+
+def _sample_images() -> list[torch.Tensor]:
+    """The kit's sample photos that are installed here."""
+    found, missing = [], []
+    for name in SAMPLE_IMAGES:
+        try:
+            found.append(sample_image(name))
+        except (ModuleNotFoundError, FileNotFoundError) as error:
+            missing.append(f"{name} ({error})")
+    if not found:
+        raise FileNotFoundError("none of the sample images is installed: "
+                                + "; ".join(missing) + "; or pass folder=")
+    return found
+
+
+def _random_crops(image: torch.Tensor, count: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """``count`` square crops of 35 % to 70 % of the image's shorter side, at random places."""
+    height, width = image.shape[-2:]
+    crops = []
+    for _ in range(count):
+        fraction = 0.35 + 0.35 * torch.rand((), generator=generator).item()
+        side = max(1, int(fraction * min(height, width)))
+        top = int(torch.randint(0, height - side + 1, (), generator=generator))
+        left = int(torch.randint(0, width - side + 1, (), generator=generator))
+        crops.append(image[:, top:top + side, left:left + side])
+    return crops
+
+
+def photo_collection(model: LayeredAlexNet, crops_per_image: int = 8,
+                     folder: str | Path | None = None, seed: int = 0) -> torch.Tensor:
+    """A normalised batch of photos for the top-9 search.
+
+    Takes the kit's sample photos (:data:`lecturekit.images.SAMPLE_IMAGES`),
+    or every image file directly inside ``folder`` when one is named. Each
+    photo gives its full view (the model's resize + centre crop) followed by
+    ``crops_per_image`` random square crops (35-70 % of its shorter side,
+    drawn from ``seed``), each scaled to the model's input size, so small
+    photo collections still offer many different views.
+    """
+    check_at_least("crops_per_image", crops_per_image, 0)
+    photos = _sample_images() if folder is None else _folder_images(folder)
+    generator = torch.Generator().manual_seed(seed)
+    views = []
+    for photo in photos:
+        views.append(photo)
+        views.extend(_random_crops(photo, crops_per_image, generator))
+    return model.preprocess(views)
+
+
+@torch.no_grad()
+def most_active_channel(model: LayeredAlexNet, images: torch.Tensor, layer: str,
+                        batch_size: int = 50) -> int:
+    """The channel of ``layer`` with the largest mean rectified activation over ``images``."""
+    total = 0
+    for start in range(0, images.shape[0], batch_size):
+        activation = model.forward_to(images[start:start + batch_size].to(model.device), layer)
+        total = total + activation.clamp(min=0).sum(dim=(0, 2, 3))
+    return int(torch.as_tensor(total).argmax())

@@ -1,0 +1,51 @@
+"""The kit's measured claims, computed on scenes the toy model never saw.
+
+``python -m lecturekit evaluate --model toy --json`` prints :func:`evaluate`'s
+dictionary. Every number is computed at call time from freshly generated scenes
+(seeds from :func:`lecturekit.scenes.test_seeds`), never stored.
+"""
+
+from __future__ import annotations
+
+from lecturekit import scenes
+from lecturekit.measure.accuracy import scene_accuracy
+from lecturekit.measure.class_model_claims import class_model_claims
+from lecturekit.measure.inversion_claims import inversion_claims
+from lecturekit.measure.localisation import localisation_table
+from lecturekit.models import LayeredNetwork
+from lecturekit.validation import check_at_least
+
+
+def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: int = 200,
+             keys: tuple[str, ...] = ("accuracy", "localisation", "class_model", "inversion")
+             ) -> dict:
+    """The toy model's measured claims: ``"accuracy"`` on ``n_scenes`` fresh scenes;
+    ``"localisation"``, how well its gradient maps find the object in
+    ``localisation_scenes`` fresh scenes (:mod:`lecturekit.measure.localisation`);
+    ``"class_model"``, the probability of every class's class-model image, plain and
+    under transforms it was not optimised for (:mod:`lecturekit.measure.class_model_claims`);
+    ``"inversion"``, per layer the relative feature error and SSIM of Mahendran &
+    Vedaldi inversions of 8 fresh scenes, with the rank correlation of depth and SSIM
+    (:func:`lecturekit.measure.inversion_claims.inversion_claims`)."""
+    if model.name != "toy":
+        raise ValueError(f"evaluate measures on the toy scenes, so model must be the toy model, "
+                         f"got {model.name!r}")
+    check_at_least("n_scenes", n_scenes, 1)
+    check_at_least("localisation_scenes", localisation_scenes, 1)
+    unknown = set(keys) - set(EVALUATIONS)
+    if unknown:
+        raise ValueError(f"unknown evaluation {sorted(unknown)}; valid: {', '.join(EVALUATIONS)}")
+    results: dict = {"model": model.name, "n_scenes": n_scenes}
+    if "accuracy" in keys:
+        results["accuracy"] = scene_accuracy(model, scenes.test_seeds(n_scenes))
+    if "localisation" in keys:
+        results["localisation"] = localisation_table(model, n_scenes=localisation_scenes)
+    if "class_model" in keys:
+        results["class_model"] = class_model_claims(model)
+    if "inversion" in keys:
+        images, masks, _ = scenes.make_batch(scenes.test_seeds(8), size=model.input_size)
+        results["inversion"] = inversion_claims(model, model.preprocess.normalise(images), masks)
+    return results
+
+
+EVALUATIONS: tuple[str, ...] = ("accuracy", "localisation", "class_model", "inversion")

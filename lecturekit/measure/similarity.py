@@ -1,0 +1,109 @@
+"""How close is a reconstruction to the original? SSIM and PSNR on [0, 1] images.
+
+The inversion notebook (Mahendran & Vedaldi 2015, as shown in the lecture
+"Visualization & Attention, Part 4" of the FAU Deep Learning course) compares
+each layer's reconstruction with the original image. Two numbers do that here:
+
+* :func:`ssim`, the structural similarity index of Wang, Bovik, Sheikh &
+  Simoncelli 2004 ("Image quality assessment: from error visibility to
+  structural similarity", IEEE TIP): local means, variances and covariance
+  under an 11 x 11 Gaussian window (sigma 1.5), combined as
+  ``((2 mu_x mu_y + C1)(2 s_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(s_x^2 + s_y^2 + C2))``
+  with ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2`` and ``L = 1``, averaged over
+  all window positions that lie fully inside the image and over the colour
+  channels. 1 means identical; near 0 means no shared structure.
+* :func:`psnr`, the peak signal-to-noise ratio ``10 log10(1 / MSE)`` in dB.
+
+Both take batches (N, C, H, W) with values in [0, 1] and return one value per
+image, shape (N,). Only torch is needed.
+"""
+
+from __future__ import annotations
+
+
+import torch
+import torch.nn.functional as F
+
+from lecturekit.optimise.regularisers import gaussian_kernel
+
+__all__ = ["psnr", "ssim", "ssim_map"]
+
+K1, K2 = 0.01, 0.03
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
+    for name, value in (("x", x), ("y", y)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{what}: {name} must be a torch.Tensor of shape (N, C, H, W), got "
+                            f"{type(value).__name__}")
+        if value.ndim != 4:
+            raise ValueError(f"{what}: {name} must have shape (N, C, H, W), got "
+                             f"{tuple(value.shape)}")
+    if x.shape != y.shape:
+        raise ValueError(f"{what}: x and y must have the same shape, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+
+
+def _filter(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' filtering of every channel of every image with ``window``."""
+    n, c, h, w = x.shape
+    y = x.reshape(n * c, 1, h, w)
+    y = F.conv2d(y, window.view(1, 1, 1, -1))
+    y = F.conv2d(y, window.view(1, 1, -1, 1))
+    return y.reshape(n, c, y.shape[-2], y.shape[-1])
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, *, window_size: int = 11, sigma: float = 1.5,
+             data_range: float = 1.0) -> torch.Tensor:
+    """The local SSIM of every window position, averaged over channels: (N, H - w + 1, W - w + 1)
+    for a window of ``w = window_size`` taps (position (i, j) is centred on pixel
+    (i + w // 2, j + w // 2)). :func:`ssim` is its mean."""
+    _check_pair(x, y, "ssim")
+    if min(x.shape[-2:]) < window_size:
+        raise ValueError(f"ssim needs images of at least {window_size} x {window_size} pixels "
+                         f"(the window size), got {tuple(x.shape[-2:])}")
+    if not (isinstance(data_range, (int, float)) and data_range > 0):
+        raise ValueError(f"data_range must be a number > 0, got {data_range!r}")
+    dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float64)
+    x, y = x.to(dtype), y.to(dtype)
+    window = gaussian_kernel(window_size, sigma, dtype=dtype, device=x.device)
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    mu_x, mu_y = _filter(x, window), _filter(y, window)
+    var_x = _filter(x * x, window) - mu_x.square()
+    var_y = _filter(y * y, window) - mu_y.square()
+    cov = _filter(x * y, window) - mu_x * mu_y
+    score = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)
+             / ((mu_x.square() + mu_y.square() + c1) * (var_x + var_y + c2)))
+    return score.mean(dim=1)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, *, window_size: int = 11, sigma: float = 1.5,
+         data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM (Wang et al. 2004) of each image pair, averaged over channels; shape (N,).
+
+    ``x`` and ``y`` are batches (N, C, H, W) on the same scale (``data_range``
+    is the distance between the darkest and brightest value, 1 for [0, 1]
+    images). The statistics use the population (biased) variance and a
+    Gaussian window of ``window_size`` taps and std ``sigma``; the map is
+    averaged over the positions where the whole window fits, which matches
+    ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=...)``.
+    Differentiable; computed in float64 (or the inputs' dtype when wider).
+    """
+    return ssim_map(x, y, window_size=window_size, sigma=sigma,
+                    data_range=data_range).mean(dim=(1, 2))
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
+         max_db: float = 100.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio ``10 log10(data_range^2 / MSE)`` per image pair, in dB; (N,).
+
+    Identical images would give infinity; the value is capped at ``max_db``.
+    """
+    _check_pair(x, y, "psnr")
+    if not (isinstance(data_range, (int, float)) and data_range > 0):
+        raise ValueError(f"data_range must be a number > 0, got {data_range!r}")
+    dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float64)
+    mse = (x.to(dtype) - y.to(dtype)).square().mean(dim=(1, 2, 3))
+    floor = data_range ** 2 * 10 ** (-max_db / 10)
+    return 10 * torch.log10(data_range ** 2 / mse.clamp_min(floor))

@@ -1,0 +1,85 @@
+"""The kit's networks behind one interface, and :func:`load_model`, the one way to get them.
+
+* ``"alexnet"``: the lecture's network, torchvision's AlexNet with ImageNet
+  weights (downloaded once into torch's cache).
+* ``"toy"``: an AlexNet-shaped network the kit trains on its generated scenes,
+  which have ground-truth masks: where the lecture's claims are measured.
+* ``"alexnet-random"``: AlexNet with random weights, for timing offline.
+* ``"auto"``: the ImageNet AlexNet when its weights are cached or can be
+  downloaded, else the toy; one printed line says which and why.
+
+Every network is a :class:`LayeredNetwork`: eval mode, frozen weights,
+out-of-place rectifiers, named layers (``model.layer_names``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from lecturekit.devices import resolve_device
+from lecturekit.models.alexnet import (ALEXNET_LAYERS, LayeredAlexNet, WeightsUnavailableError,
+                                       fetch_imagenet_weights, imagenet_weights_cached,
+                                       imagenet_weights_path, imagenet_weights_url, load_alexnet,
+                                       require_alexnet)
+from lecturekit.models.network import (LOGITS, LayeredNetwork, Prediction, freeze, layer_table,
+                                       top_predictions)
+from lecturekit.models.toy import (TOY_WEIGHTS, WeightsChecksumError, load_toy, metadata_path,
+                                   sha256_of, toy_architecture)
+
+__all__ = ["ALEXNET_LAYERS", "ENV_VARIABLE", "LOGITS", "LayeredAlexNet", "LayeredNetwork",
+           "MODEL_NAMES", "Prediction", "TOY_WEIGHTS", "WeightsChecksumError",
+           "WeightsUnavailableError", "fetch_imagenet_weights", "imagenet_weights_cached",
+           "imagenet_weights_path", "imagenet_weights_url", "layer_table", "load_model",
+           "metadata_path", "require_alexnet", "sha256_of", "top_predictions", "toy_architecture"]
+
+MODEL_NAMES: tuple[str, ...] = ("auto", "alexnet", "alexnet-random", "toy")
+ENV_VARIABLE = "LECTUREKIT_MODEL"
+
+
+def _auto(seed: int, toy_weights: str | None) -> LayeredNetwork:
+    cached = imagenet_weights_cached()
+    try:
+        model = load_alexnet(False, seed)
+        model.reason = (f"ImageNet weights {'found in' if cached else 'downloaded to'} "
+                        f"torch's cache at {imagenet_weights_path()}")
+    except WeightsUnavailableError:
+        model = load_toy(toy_weights)
+        model.reason = ("ImageNet AlexNet weights are not cached and cannot be downloaded "
+                        "here; `python -m lecturekit fetch-weights` gets them when online")
+    return model
+
+
+def load_model(name: str | None = None, *, device: str | torch.device | None = None,
+               random_weights: bool = False, seed: int = 0,
+               toy_weights: str | os.PathLike | None = None,
+               verbose: bool = True) -> LayeredNetwork:
+    """Load one of the kit's networks, frozen and in eval mode.
+
+    ``name`` is one of :data:`MODEL_NAMES`. ``random_weights=True`` with
+    ``"alexnet"`` is ``"alexnet-random"`` (seeded by ``seed``); ``toy_weights``
+    picks another toy weights file made by ``train-toy``. Without ``name``, the
+    environment variable ``LECTUREKIT_MODEL`` decides, else ``"auto"``: the
+    notebooks call ``load_model()`` so that a teacher or CI picks the network
+    without editing them. ``device`` defaults to CUDA, then MPS, then the CPU.
+    """
+    chosen_by_env = name is None and ENV_VARIABLE in os.environ
+    if name is None:
+        name = os.environ.get(ENV_VARIABLE, "auto")
+    if name not in MODEL_NAMES:
+        source = f" (from {ENV_VARIABLE})" if chosen_by_env else ""
+        raise ValueError(f"unknown model name {name!r}{source}; valid names are: "
+                         f"{', '.join(MODEL_NAMES)}")
+    target = resolve_device(device)
+    if name == "auto":
+        model = _auto(seed, toy_weights)
+    else:
+        if name == "toy":
+            model = load_toy(toy_weights)
+        else:
+            model = load_alexnet(random_weights or name == "alexnet-random", seed)
+        model.reason = f"chosen by {ENV_VARIABLE}={name}" if chosen_by_env else "asked for by name"
+    if verbose and (name == "auto" or chosen_by_env):
+        print(f"lecturekit: using the {model.name} model ({model.description}): {model.reason}")
+    return freeze(model).to(target)

@@ -1,0 +1,227 @@
+"""The one optimisation loop behind DeepDream, class models and inversion.
+
+The second half of the lecture changes the *input* until the network responds
+as asked: maximise a neuron, a layer or a class score (DeepDream, Mordvintsev
+et al. 2015; class models, Simonyan et al. 2014), or match a layer's stored
+activations (inversion, Mahendran & Vedaldi 2015). Each is a short recipe over
+:func:`optimise`, which does per step:
+
+    image -> random transforms -> model up to the deepest layer needed
+          -> objective (a :class:`~lecturekit.targets.Target`) + weighted regularisers
+          -> gradient step on the image (optionally normalised) -> clamp to valid pixels
+
+with octaves (small scales first, the detail carried up), an optimiser with a
+schedule of phases, a history of every step, a progress bar and a seed. The
+model's weights stay frozen; the forward pass stops at the objective's
+deepest layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from lecturekit.models import LayeredNetwork
+from lecturekit.targets import Target
+from lecturekit.validation import check_at_least, check_choice, check_real
+
+Regulariser = Callable[[torch.Tensor], torch.Tensor]
+Weight = float | torch.Tensor
+OPTIMISERS: tuple[str, ...] = ("adam", "sgd")
+
+
+@dataclass
+class Term:
+    """A named regulariser with its weight (a number, or one per image)."""
+    name: str
+    weight: Weight
+    function: Regulariser
+
+
+@dataclass
+class OptimisationResult:
+    """The optimised images (normalised, detached) and what happened on the way."""
+    image: torch.Tensor
+    objective: torch.Tensor
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _check_weight(name: str, weight: Weight) -> None:
+    values = torch.as_tensor(weight, dtype=torch.float64)
+    if not torch.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"the weight (lambda) of {name} must be >= 0, got {weight!r}")
+
+
+def pixel_bounds(model: LayeredNetwork, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The normalised values of pixel 0 and pixel 1 per channel, shaped (1, 3, 1, 1)."""
+    mean = torch.tensor(model.preprocess.mean, dtype=like.dtype, device=like.device)
+    std = torch.tensor(model.preprocess.std, dtype=like.dtype, device=like.device)
+    return ((0 - mean) / std).view(1, 3, 1, 1), ((1 - mean) / std).view(1, 3, 1, 1)
+
+
+def octave_sizes(size: tuple[int, int], octaves: int, scale: float,
+                 minimum: int) -> list[tuple[int, int]]:
+    """Image sizes from the smallest octave up to ``size`` (DeepDream's cascade); the smallest
+    must have at least ``minimum`` pixels a side (the network's ``min_input_size``)."""
+    check_at_least("octaves", octaves, 1)
+    check_real("octave_scale", scale, "a number >= 1", lambda s: s >= 1)
+    sizes = [(round(size[0] / scale ** k), round(size[1] / scale ** k))
+             for k in reversed(range(octaves))]
+    if min(sizes[0]) < minimum:
+        raise ValueError(f"octaves={octaves} at octave_scale={scale:g} shrink the {size[0]} x "
+                         f"{size[1]} image to {sizes[0][0]} x {sizes[0][1]}, below the {minimum} "
+                         f"pixels the network needs; use fewer octaves, a smaller octave_scale "
+                         f"or a larger image")
+    return sizes
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _make_optimiser(name: str, parameter: torch.Tensor, lr: float,
+                    momentum: float) -> torch.optim.Optimizer:
+    """Adam or SGD over the image; on the CPU and CUDA the fused version (one kernel per
+    step instead of one per arithmetic operation: the same update, less overhead)."""
+    fused = parameter.device.type in ("cpu", "cuda")
+    if name == "adam":
+        return torch.optim.Adam([parameter], lr=lr, fused=fused)
+    return torch.optim.SGD([parameter], lr=lr, momentum=momentum, fused=fused)
+
+
+def _phases(steps: int | None, lr: float | None,
+            schedule: Sequence[tuple[int, float]] | None) -> list[tuple[int, float]]:
+    if schedule is None:
+        if steps is None or lr is None:
+            raise ValueError("give steps and lr, or a schedule of (steps, lr) phases")
+        schedule = [(steps, lr)]
+    return [(check_at_least("steps", n, 1),
+             check_real("lr", rate, "a number > 0 (the learning rate)", lambda v: v > 0))
+            for n, rate in schedule]
+
+
+def _record(step: int, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The step's batch means of the loss and of every part, fetched in one transfer (on a
+    GPU each separate ``float()`` would wait for the device)."""
+    means = torch.stack([loss.detach().mean()] + [value.detach().mean()
+                                                  for value in parts.values()]).tolist()
+    return {"step": float(step), "loss": means[0], **dict(zip(parts, means[1:]))}
+
+
+def _raise_if_diverged(step: int, record: dict[str, float], lr: float) -> None:
+    """A NaN or an infinity in any image makes its part's batch mean non-finite too."""
+    bad = [name for name, value in record.items()
+           if name not in ("step", "loss") and not math.isfinite(value)]
+    if bad:
+        raise FloatingPointError(
+            f"the optimisation diverged at step {step}: {', '.join(bad)} became NaN or "
+            f"infinite; lower the learning rate (now {lr:g})"
+            + (f" or the weight of {', '.join(b for b in bad if b != 'objective')}"
+               if any(b != "objective" for b in bad) else ""))
+
+
+def optimise(model: LayeredNetwork, objective: Target, init: torch.Tensor, *,
+             maximise: bool = True, terms: Sequence[Term] = (),
+             transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+             steps: int | None = 200, lr: float | None = 0.05,
+             schedule: Sequence[tuple[int, float]] | None = None,
+             optimiser: str = "adam", momentum: float = 0.9, reset_momentum: bool = True,
+             normalise_step: bool = False, clamp: bool = True,
+             octaves: int = 1, octave_scale: float = 1.4,
+             callback: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
+             progress: bool = True, seed: int = 0,
+             forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None
+             ) -> OptimisationResult:
+    """Optimise a batch of normalised images ``init`` (N, 3, H, W) for ``objective``.
+
+    The loss per image is ``-objective`` (``maximise=True``) or ``objective``,
+    plus ``weight * term(image)`` for each term. ``schedule`` is a list of
+    ``(steps, lr)`` phases (the optimiser's momentum is reset at each phase, as
+    Mahendran & Vedaldi do; ``reset_momentum=False`` keeps one optimiser and only
+    changes its rate, as a plain learning-rate decay does); without it, one phase
+    of ``steps`` at ``lr``.
+    ``normalise_step`` divides the gradient by its mean absolute value per image
+    before the step (DeepDream). With ``octaves > 1`` every phase runs at each
+    of the growing sizes, and what was added to the image is carried up.
+    ``steps`` per octave; the history counts steps over all octaves.
+    ``forward`` maps the (transformed) images to the activations the objective
+    reads; the default is ``model.activations(x, objective.layers)``.
+    """
+    if not isinstance(objective, Target):
+        raise TypeError(f"objective must be a lecturekit.targets.Target, got "
+                        f"{type(objective).__name__}")
+    check_choice("optimiser", optimiser, OPTIMISERS)
+    check_real("momentum", momentum, "a number in [0, 1)", lambda m: 0 <= m < 1)
+    for layer in objective.layers:
+        model.check_layer(layer)
+    model.check_batch(init)
+    for term in terms:
+        _check_weight(term.name, term.weight)
+    phases = _phases(steps, lr, schedule)
+    sizes = octave_sizes(tuple(init.shape[-2:]), octaves, octave_scale, model.min_input_size)
+    generator = torch.Generator().manual_seed(seed)
+    base = init.detach().to(model.device)
+    low, high = pixel_bounds(model, base)
+    sign = -1.0 if maximise else 1.0
+    if forward is None:
+        def forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return model.activations(x, objective.layers)
+    history: list[dict[str, float]] = []
+    total = len(sizes) * sum(n for n, _ in phases)
+    bar = tqdm(total=total, disable=not progress, desc="optimising", unit="step", leave=False)
+    image = _resize(base, sizes[0]).clone()
+    previous_base = _resize(base, sizes[0])
+    try:
+        for octave, size in enumerate(sizes):
+            if octave:  # carry what was added so far up to the larger size
+                octave_base = _resize(base, size)
+                image = octave_base + _resize(image - previous_base, size)
+                previous_base = octave_base
+            image = image.detach().requires_grad_(True)
+            opt = None
+            for n_steps, rate in phases:
+                if opt is None or reset_momentum:
+                    opt = _make_optimiser(optimiser, image, rate, momentum)
+                else:
+                    for group in opt.param_groups:
+                        group["lr"] = rate
+                for _ in range(n_steps):
+                    seen = transform(image, generator) if transform is not None else image
+                    values = objective(forward(seen))
+                    parts = {"objective": values}
+                    loss = sign * values
+                    for term in terms:
+                        penalty = term.function(image)
+                        parts[term.name] = penalty
+                        weight = torch.as_tensor(term.weight, dtype=image.dtype,
+                                                 device=image.device)
+                        loss = loss + weight * penalty
+                    record = _record(len(history), loss, parts)
+                    _raise_if_diverged(len(history), record, rate)
+                    opt.zero_grad(set_to_none=True)
+                    loss.sum().backward()
+                    if normalise_step:
+                        grad = image.grad
+                        scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+                        image.grad = grad / scale
+                    opt.step()
+                    if clamp:
+                        with torch.no_grad():
+                            image.clamp_(min=low, max=high)
+                    history.append(record)
+                    if callback is not None:
+                        callback(len(history) - 1, image.detach(), record)
+                    bar.update()
+    finally:
+        bar.close()
+    final = image.detach()
+    with torch.no_grad():
+        final_values = objective(forward(final))
+    return OptimisationResult(image=final, objective=final_values.detach(), history=history)

@@ -1,0 +1,76 @@
+"""Figures for DeepDream and class models (notebook 04). Imports matplotlib; the numeric
+core (:mod:`lecturekit.optimise.deepdream`, :mod:`lecturekit.optimise.class_model`) does not.
+
+Each figure takes only the model and picks its own inputs: generated scenes,
+a photograph and the eight classes for the toy network; sample photographs
+and a few classes including "dumbbell" for the ImageNet AlexNet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+
+from lecturekit.examples import CLASS_MODEL_CLASSES, dream_inputs, showcase
+from lecturekit.models import LayeredNetwork
+from lecturekit.optimise.class_model import class_model
+from lecturekit.optimise.deepdream import deepdream, max_octaves
+from lecturekit.ui.plot.common import show_images
+
+__all__ = ["class_model_figure", "deepdream_figure"]
+
+
+def deepdream_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
+                     progress: bool = False) -> Figure:
+    """DeepDream (Mordvintsev et al. 2015) on two inputs, for an early and a deep layer.
+
+    The original recipe, with as many of its 4 octaves as the image size allows
+    (3 at the toy model's 128 pixels). Early layers add strokes and fine
+    texture; deep layers add the parts of objects the network knows. ``layers``
+    default to the architecture's showcase early and deep layer.
+    """
+    if layers is None:
+        layers = (showcase(model).early, showcase(model).deep)
+    batch, names = dream_inputs(model)
+    octaves = min(4, max_octaves(tuple(batch.shape[-2:]), 1.4, model.min_input_size))
+    dreams = {layer: deepdream(model, batch, layer, octaves=octaves, progress=progress)
+              for layer in layers}
+    originals = model.deprocess(batch)
+    images, titles = [], []
+    for i, name in enumerate(names):
+        images += [originals[i]] + [dreams[layer].image01[i] for layer in layers]
+        titles += [name] + [f"dream {layer}" + (" (early)" if k == 0 else " (deep)"
+                                                if k == len(layers) - 1 else "")
+                            for k, layer in enumerate(layers)]
+    figure = show_images(images, titles, ncols=len(layers) + 1)
+    figure.suptitle(f"DeepDream, {octaves} octaves x 10 steps ({model.name} model)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def class_model_figure(model: LayeredNetwork, progress: bool = False) -> Figure:
+    """Class models (Simonyan et al. 2014) with the softmax probability of each.
+
+    The toy model: all its classes, optimised plainly and with transform
+    robustness (one row each). ImageNet networks:
+    :data:`~lecturekit.examples.CLASS_MODEL_CLASSES` with transform robustness
+    and 200 steps.
+    """
+    if model.dataset == "scenes":
+        results = [class_model(model, list(range(len(model.classes))), robust=robust,
+                               progress=progress) for robust in (False, True)]
+        labels = ["plain", "robust"]
+    else:
+        results = [class_model(model, list(CLASS_MODEL_CLASSES), robust=True, steps=200,
+                               progress=progress)]
+        labels = ["robust"]
+    images = [image for result in results for image in result.image01]
+    titles = [f"{name}  p = {p:.2f}" for result in results
+              for name, p in zip(result.names, result.probability.tolist())]
+    figure = show_images(images, titles, ncols=len(results[0].names), size=2.2,
+                         row_labels=labels)
+    figure.suptitle(f"class models: argmax S_c(I) - lambda ||I||^2 ({model.name} model)",
+                    fontsize=10)
+    figure.tight_layout()
+    return figure
