@@ -19,8 +19,9 @@ import torch
 from lecturekit import scenes
 from lecturekit.images import sample_image
 from lecturekit.models import LayeredNetwork
+from lecturekit.validation import check_int
 
-__all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_SCENES", "Example", "REFERENCE_PHOTOS",
+__all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example", "REFERENCE_PHOTOS",
            "SHOWCASE", "Showcase", "dream_inputs", "inversion_image", "lecture_example",
            "reference_images", "showcase", "top9_images"]
 
@@ -34,6 +35,9 @@ and dream on."""
 
 CAT_CLASS = "tabby"
 """The ImageNet class of the cat photograph (Chelsea is a tabby)."""
+
+EXAMPLE_PHOTOS: tuple[str, ...] = ("chelsea", "coffee", "camera", "rocket")
+"""The sample photos the notebooks explain on photo networks, the cat first."""
 
 CLASS_MODEL_CLASSES: tuple[str, ...] = ("dumbbell", "goose", "ostrich", "bell pepper", "lemon",
                                         "volcano", "goldfish", "flamingo")
@@ -57,6 +61,7 @@ class Showcase:
 
 SHOWCASE: dict[str, Showcase] = {
     "alexnet": Showcase(early="relu2", deep="conv5", prior_layer="conv4"),
+    "efficientnet": Showcase(early="stage2", deep="stage5", prior_layer="stage3"),
 }
 """The showcase layers per architecture (``model.architecture``)."""
 
@@ -98,17 +103,19 @@ def _scene_batch(model: LayeredNetwork, offsets: tuple[int, ...],
 def lecture_example(model: LayeredNetwork, n: int = 1) -> Example:
     """The image(s) the notebooks explain on ``model``.
 
-    Photo networks: the cat photograph, class "tabby" (one image, whatever
-    ``n``). Toy model: the first ``n`` (at most 4) of :data:`EXAMPLE_SCENES`,
-    each with its true class and object mask.
+    Photo networks: the first ``n`` (at most 4) of :data:`EXAMPLE_PHOTOS`, the
+    cat photograph explained by the class "tabby", each other photo by the
+    network's own first guess. Toy model: the first ``n`` (at most 4) of
+    :data:`EXAMPLE_SCENES`, each with its true class and object mask.
     """
+    check_int("n", n, "in 1..4", lambda v: 1 <= v <= 4)
     if _on_scenes(model):
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(EXAMPLE_SCENES):
-            raise ValueError(f"n must be a whole number in 1..{len(EXAMPLE_SCENES)}, got n={n!r}")
         images01, masks, labels = _scene_batch(model, EXAMPLE_SCENES[:n])
         return Example(images01, model.preprocess.normalise(images01), labels, masks)
-    batch = model.preprocess(sample_image("chelsea"))
-    labels = torch.tensor([model.class_index(CAT_CLASS)])
+    batch = model.preprocess([sample_image(name) for name in EXAMPLE_PHOTOS[:n]])
+    with torch.no_grad():
+        guesses = model(batch.to(model.device)).argmax(1).cpu()
+    labels = torch.cat([torch.tensor([model.class_index(CAT_CLASS)]), guesses[1:]])
     return Example(model.deprocess(batch), batch, labels, None)
 
 

@@ -17,6 +17,13 @@ columns). Padding makes ``offset`` negative, so near the border part of the
 field lies in the zero padding, outside the image; :func:`patch_box` clips it,
 and border patches are then smaller than ``size``. ReLUs do not change the
 field; units of the fully connected layers see the whole image.
+
+Networks without AlexNet's geometry (EfficientNet-Lite0: no max-pooling, so no
+switches for a reverse network, and fields that outgrow the image from its
+fifth stage on) get the same view from gradients: the projection is the
+guided-backprop gradient of the single activation, and the patch is the box
+that holds the central 90 % of its plain gradient's mass (:func:`gradient_box`),
+the part of the field that really moves the unit.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ import torch
 from torch import nn
 
 from lecturekit.gradient.deconvnet import deconv_backward, isolate, record_forward
+from lecturekit.gradient.gradients import layer_gradient
 from lecturekit.images import SAMPLE_IMAGES, load_image, sample_image
-from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, require_alexnet
+from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, LayeredNetwork, require_alexnet
 from lecturekit.scenes import make_batch, test_seeds
-from lecturekit.validation import check_at_least
+from lecturekit.validation import check_at_least, check_channel
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
                                    ".webp")
@@ -47,9 +55,10 @@ class TopActivation:
     ``box`` is ``(top, left, bottom, right)``, half-open (rows ``top`` to
     ``bottom - 1``), already clipped to the image, so ``image[:, top:bottom,
     left:right]`` is the patch. ``patch`` is that region of the image in [0, 1];
-    ``projection`` is the signed Deconvnet projection of this single activation
-    (units of the normalised input) and ``projection_patch`` its region in the
-    box. For fc layers ``y = x = 0`` and the box is the whole image.
+    ``projection`` is the signed projection of this single activation (units of
+    the normalised input) by ``method`` ("Deconvnet" on AlexNets, "guided
+    backprop" elsewhere) and ``projection_patch`` its region in the box. For fc
+    layers ``y = x = 0`` and the box is the whole image.
     """
 
     image_index: int
@@ -60,6 +69,7 @@ class TopActivation:
     patch: torch.Tensor
     projection: torch.Tensor
     projection_patch: torch.Tensor
+    method: str = "Deconvnet"
 
 
 def _is_fc(layer: str) -> bool:
@@ -138,7 +148,56 @@ def patch_box(model: LayeredAlexNet, layer: str, y: int, x: int,
     return box
 
 
-def _strongest_per_image(model: LayeredAlexNet, images: torch.Tensor, layer: str,
+def gradient_box(gradient: torch.Tensor, mass: float = 0.9) -> Box:
+    """The box of rows and columns that holds the central ``mass`` of ``|gradient|``
+    (C, H, W): each side trims ``(1 - mass) / 2`` of the mass, along each axis separately.
+    An all-zero gradient gives the whole image."""
+    weight = gradient.detach().abs().sum(0).double()
+    total = float(weight.sum())
+    height, width = weight.shape
+    if total == 0:
+        return 0, 0, height, width
+    cut = (1 - mass) / 2 * total
+
+    def span(marginal: torch.Tensor) -> tuple[int, int]:
+        cumulative = marginal.cumsum(0)
+        first = int((cumulative <= cut).sum())
+        last = int((cumulative < total - cut).sum()) + 1
+        return first, max(last, first + 1)
+
+    top, bottom = span(weight.sum(1))
+    left, right = span(weight.sum(0))
+    return top, left, min(bottom, height), min(right, width)
+
+
+def _projections(model: LayeredNetwork, winners: torch.Tensor, layer: str, channel: int,
+                 where: torch.Tensor) -> tuple[torch.Tensor, list[Box]]:
+    """For each winner, the projection of its one strongest activation and the box it sees:
+    Zeiler & Fergus' reverse network and the layer geometry on AlexNets, gradients
+    (guided for the picture, plain for the box) on other networks."""
+    if isinstance(model, LayeredAlexNet):
+        record = record_forward(model, winners, layer)
+        fc = record.activation.ndim == 2
+        width = 1 if fc else record.activation.shape[-1]
+        ys, xs = where // width, where % width
+        positions = None if fc else torch.stack([ys, xs], dim=1)
+        projections = deconv_backward(model, record,
+                                      isolate(record.activation, channel, positions))
+        boxes = [patch_box(model, layer, int(y), int(x), tuple(winners.shape[-2:]))
+                 for y, x in zip(ys, xs)]
+        return projections, boxes
+    with torch.no_grad():
+        activation = model.forward_to(winners, layer)
+    fc = activation.ndim == 2
+    width = 1 if fc else activation.shape[-1]
+    positions = None if fc else torch.stack([where // width, where % width], dim=1)
+    signal = isolate(activation, channel, positions)
+    projections = layer_gradient(model, winners, layer, signal, rule="guided")
+    plain = layer_gradient(model, winners, layer, signal, rule="backprop")
+    return projections, [gradient_box(g) for g in plain]
+
+
+def _strongest_per_image(model: LayeredNetwork, images: torch.Tensor, layer: str,
                          channel: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image: the largest activation of the map and its flat position (0 for fc layers)."""
     values, where = [], []
@@ -146,11 +205,7 @@ def _strongest_per_image(model: LayeredAlexNet, images: torch.Tensor, layer: str
         for start in range(0, images.shape[0], batch_size):
             chunk = images[start:start + batch_size].to(model.device)
             activation = model.forward_to(chunk, layer)
-            count = activation.shape[1]
-            if not 0 <= channel < count:
-                what = "units" if activation.ndim == 2 else "channels"
-                raise ValueError(f"channel must be an int in 0..{count - 1} (layer {layer} has "
-                                 f"{count} {what}), got {channel!r}")
+            check_channel(layer, channel, activation)
             maps = activation[:, channel].reshape(chunk.shape[0], -1)
             best, index = maps.max(dim=1)
             values.append(best.cpu())
@@ -158,42 +213,40 @@ def _strongest_per_image(model: LayeredAlexNet, images: torch.Tensor, layer: str
     return torch.cat(values), torch.cat(where)
 
 
-def top9(model: LayeredAlexNet, images: torch.Tensor, layer: str, channel: int, k: int = 9,
+def top9(model: LayeredNetwork, images: torch.Tensor, layer: str, channel: int, k: int = 9,
          batch_size: int = 32) -> list[TopActivation]:
     """The ``k`` strongest activations of map ``channel`` of ``layer`` over ``images``.
 
     ``images`` is a normalised batch (N, 3, H, W). Each image offers only its
     largest activation (max over the map's positions); the images are searched
     in chunks of ``batch_size`` without gradients, and only the winners are
-    sent through the Deconvnet, each projection from its single activation.
+    projected back to the pixels, each from its single activation (the
+    Deconvnet on AlexNets, guided backprop elsewhere; see the module docstring).
     Returns ``min(k, N)`` results, strongest first (ties keep image order).
     """
     model.check_layer(layer)
     model.check_batch(images)
-    if isinstance(channel, bool) or not isinstance(channel, int):
-        raise ValueError(f"channel must be an int, got {channel!r}")
     check_at_least("k", k, 1)
     check_at_least("batch_size", batch_size, 1)
     values, where = _strongest_per_image(model, images, layer, channel, batch_size)
     order = torch.argsort(values, descending=True, stable=True)[:k]
     winners = images[order].to(model.device)
-    record = record_forward(model, winners, layer)
-    fc = record.activation.ndim == 2
-    width = 1 if fc else record.activation.shape[-1]
-    ys, xs = where[order] // width, where[order] % width
-    positions = None if fc else torch.stack([ys, xs], dim=1)
-    projections = deconv_backward(model, record, isolate(record.activation, channel, positions))
+    projections, boxes = _projections(model, winners, layer, channel, where[order])
+    with torch.no_grad():
+        activation = model.forward_to(winners[:1], layer)
+    width = 1 if activation.ndim == 2 else activation.shape[-1]
     pictures = model.deprocess(winners)
     results = []
     for rank, index in enumerate(order.tolist()):
-        y, x = int(ys[rank]), int(xs[rank])
-        box = patch_box(model, layer, y, x, tuple(images.shape[-2:]))
+        y, x = int(where[index] // width), int(where[index] % width)
+        box = boxes[rank]
         projection = projections[rank].detach().float().cpu()
         top, left, bottom, right = box
         results.append(TopActivation(
             image_index=index, value=float(values[index]), y=y, x=x, box=box,
             patch=pictures[rank][:, top:bottom, left:right].clone(), projection=projection,
-            projection_patch=projection[:, top:bottom, left:right].clone()))
+            projection_patch=projection[:, top:bottom, left:right].clone(),
+            method="Deconvnet" if isinstance(model, LayeredAlexNet) else "guided backprop"))
     return results
 
 
@@ -206,7 +259,7 @@ def to_display(projection: torch.Tensor) -> torch.Tensor:
     return (0.5 + 0.5 * projection.detach() / scale).clamp(0.0, 1.0)
 
 
-def scene_collection(model: LayeredAlexNet, n: int = 200, offset: int = 0) -> torch.Tensor:
+def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> torch.Tensor:
     """``n`` fresh toy scenes (evaluation seeds, never trained on) as a normalised batch.
 
     The scenes are drawn at the model's input size; ``offset`` skips that many
@@ -259,7 +312,7 @@ def _random_crops(image: torch.Tensor, count: int, generator: torch.Generator) -
     return crops
 
 
-def photo_collection(model: LayeredAlexNet, crops_per_image: int = 8,
+def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
                      folder: str | Path | None = None, seed: int = 0) -> torch.Tensor:
     """A normalised batch of photos for the top-9 search.
 
@@ -281,7 +334,7 @@ def photo_collection(model: LayeredAlexNet, crops_per_image: int = 8,
 
 
 @torch.no_grad()
-def most_active_channel(model: LayeredAlexNet, images: torch.Tensor, layer: str,
+def most_active_channel(model: LayeredNetwork, images: torch.Tensor, layer: str,
                         batch_size: int = 50) -> int:
     """The channel of ``layer`` with the largest mean rectified activation over ``images``."""
     total = 0

@@ -170,15 +170,16 @@ def saliency_overlay(images01: torch.Tensor, saliency_maps: torch.Tensor,
 
 def top9_figure(tops: Sequence[TopActivation], layer: str, channel: int,
                 size: float = 1.25) -> Figure:
-    """Zeiler & Fergus' view of one feature map: a 3 x 3 grid of the Deconvnet
-    projections of its strongest activations (grey = 0), next to a 3 x 3 grid
+    """Zeiler & Fergus' view of one feature map: a 3 x 3 grid of the projections of its
+    strongest activations (Deconvnet or guided backprop; grey = 0), next to a 3 x 3 grid
     of the image patches those activations see (:func:`lecturekit.gradient.top9.top9`)."""
     if not tops:
         raise ValueError("tops is empty; pass the result of lecturekit.gradient.top9.top9")
     figure = plt.figure(figsize=(6 * size + 0.6, 3 * size + 0.8))
     left, right = figure.subfigures(1, 2, wspace=0.04)
     for sub, title, pictures in (
-            (left, "Deconvnet projections", [to_display(t.projection_patch) for t in tops]),
+            (left, f"{tops[0].method} projections",
+             [to_display(t.projection_patch) for t in tops]),
             (right, "image patches", [t.patch for t in tops])):
         axes = sub.subplots(3, 3, gridspec_kw={"wspace": 0.06, "hspace": 0.06,
                                                "left": 0.02, "right": 0.98, "bottom": 0.02,
