@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lecturekit.models import LayeredNetwork
+from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.targets import Target
-from lecturekit.validation import check_at_least, check_choice, check_real
+from lecturekit.validation import check_at_least, check_choice, check_int, check_real
 
 Regulariser = Callable[[torch.Tensor], torch.Tensor]
 Weight = float | torch.Tensor
@@ -86,14 +87,15 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def _make_optimiser(name: str, parameter: torch.Tensor, lr: float,
+def _make_optimiser(name: str, parameters: list[torch.Tensor], lr: float,
                     momentum: float) -> torch.optim.Optimizer:
-    """Adam or SGD over the image; on the CPU and CUDA the fused version (one kernel per
-    step instead of one per arithmetic operation: the same update, less overhead)."""
-    fused = parameter.device.type in ("cpu", "cuda")
+    """Adam or SGD over the image's parameters; on the CPU and CUDA the fused version (one
+    kernel per step instead of one per arithmetic operation: the same update, less
+    overhead)."""
+    fused = parameters[0].device.type in ("cpu", "cuda")
     if name == "adam":
-        return torch.optim.Adam([parameter], lr=lr, fused=fused)
-    return torch.optim.SGD([parameter], lr=lr, momentum=momentum, fused=fused)
+        return torch.optim.Adam(parameters, lr=lr, fused=fused)
+    return torch.optim.SGD(parameters, lr=lr, momentum=momentum, fused=fused)
 
 
 def _phases(steps: int | None, lr: float | None,
@@ -127,7 +129,60 @@ def _raise_if_diverged(step: int, record: dict[str, float], lr: float) -> None:
                if any(b != "objective" for b in bad) else ""))
 
 
-def optimise(model: LayeredNetwork, objective: Target, init: torch.Tensor, *,
+def _check_objective(model: LayeredNetwork, objective: Target, terms: Sequence[Term]) -> None:
+    if not isinstance(objective, Target):
+        raise TypeError(f"objective must be a lecturekit.targets.Target, got "
+                        f"{type(objective).__name__}")
+    for layer in objective.layers:
+        model.check_layer(layer)
+    for term in terms:
+        _check_weight(term.name, term.weight)
+
+
+def _run(render: Callable[[], torch.Tensor], parameters: list[torch.Tensor],
+         after_step: Callable[[], None], score: Callable[[torch.Tensor], torch.Tensor],
+         terms: Sequence[Term], transform, phases: list[tuple[int, float]], settings: dict,
+         history: list[dict[str, float]], callback, bar, generator: torch.Generator) -> None:
+    """The steps of every phase on one set of ``parameters``: render the image, transform
+    it, score it (objective with its sign) and add the priors, step, project."""
+    opt = None
+    for n_steps, rate in phases:
+        if opt is None or settings["reset_momentum"]:
+            opt = _make_optimiser(settings["optimiser"], parameters, rate, settings["momentum"])
+        else:
+            for group in opt.param_groups:
+                group["lr"] = rate
+        for _ in range(n_steps):
+            image = render()
+            seen = transform(image, generator) if transform is not None else image
+            values = score(seen)
+            parts = {"objective": values}
+            loss = settings["sign"] * values
+            for term in terms:
+                penalty = term.function(image)
+                parts[term.name] = penalty
+                weight = torch.as_tensor(term.weight, dtype=image.dtype, device=image.device)
+                loss = loss + weight * penalty
+            record = _record(len(history), loss, parts)
+            _raise_if_diverged(len(history), record, rate)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            if settings["normalise_step"]:
+                for parameter in parameters:
+                    grad = parameter.grad
+                    scale = grad.abs().flatten(1).mean(1).clamp_min(1e-12)
+                    parameter.grad = grad / scale.view(-1, *[1] * (grad.ndim - 1))
+            opt.step()
+            after_step()
+            history.append(record)
+            if callback is not None:
+                with torch.no_grad():
+                    callback(len(history) - 1, render().detach(), record)
+            bar.update()
+
+
+def optimise(model: LayeredNetwork, objective: Target,
+             init: torch.Tensor | FourierImage, *,
              maximise: bool = True, terms: Sequence[Term] = (),
              transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
              steps: int | None = 200, lr: float | None = 0.05,
@@ -153,75 +208,78 @@ def optimise(model: LayeredNetwork, objective: Target, init: torch.Tensor, *,
     ``steps`` per octave; the history counts steps over all octaves.
     ``forward`` maps the (transformed) images to the activations the objective
     reads; the default is ``model.activations(x, objective.layers)``.
+
+    ``init`` may instead be a :class:`~lecturekit.optimise.parameterisation.FourierImage`
+    (Olah et al. 2017): its spectrum is optimised and the rendered image, in
+    [0, 1] by construction, is normalised for the model (no clamp, one octave).
     """
-    if not isinstance(objective, Target):
-        raise TypeError(f"objective must be a lecturekit.targets.Target, got "
-                        f"{type(objective).__name__}")
+    _check_objective(model, objective, terms)
     check_choice("optimiser", optimiser, OPTIMISERS)
     check_real("momentum", momentum, "a number in [0, 1)", lambda m: 0 <= m < 1)
-    for layer in objective.layers:
-        model.check_layer(layer)
-    model.check_batch(init)
-    for term in terms:
-        _check_weight(term.name, term.weight)
     phases = _phases(steps, lr, schedule)
-    sizes = octave_sizes(tuple(init.shape[-2:]), octaves, octave_scale, model.min_input_size)
-    generator = torch.Generator().manual_seed(seed)
-    base = init.detach().to(model.device)
-    low, high = pixel_bounds(model, base)
-    sign = -1.0 if maximise else 1.0
     if forward is None:
         def forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
             return model.activations(x, objective.layers)
+    settings = {"optimiser": optimiser, "momentum": momentum, "reset_momentum": reset_momentum,
+                "normalise_step": normalise_step, "sign": -1.0 if maximise else 1.0}
+    generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
+    parameterised = isinstance(init, FourierImage)
+    if parameterised:
+        check_int("octaves", octaves, "equal to 1 for a FourierImage (octaves resize pixels)",
+                  lambda n: n == 1)
+        sizes = [(init.size, init.size)]
+    else:
+        model.check_batch(init)
+        sizes = octave_sizes(tuple(init.shape[-2:]), octaves, octave_scale,
+                             model.min_input_size)
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        return objective(forward(x))
+
     total = len(sizes) * sum(n for n, _ in phases)
     bar = tqdm(total=total, disable=not progress, desc="optimising", unit="step", leave=False)
-    image = _resize(base, sizes[0]).clone()
-    previous_base = _resize(base, sizes[0])
     try:
-        for octave, size in enumerate(sizes):
-            if octave:  # carry what was added so far up to the larger size
-                octave_base = _resize(base, size)
-                image = octave_base + _resize(image - previous_base, size)
-                previous_base = octave_base
-            image = image.detach().requires_grad_(True)
-            opt = None
-            for n_steps, rate in phases:
-                if opt is None or reset_momentum:
-                    opt = _make_optimiser(optimiser, image, rate, momentum)
-                else:
-                    for group in opt.param_groups:
-                        group["lr"] = rate
-                for _ in range(n_steps):
-                    seen = transform(image, generator) if transform is not None else image
-                    values = objective(forward(seen))
-                    parts = {"objective": values}
-                    loss = sign * values
-                    for term in terms:
-                        penalty = term.function(image)
-                        parts[term.name] = penalty
-                        weight = torch.as_tensor(term.weight, dtype=image.dtype,
-                                                 device=image.device)
-                        loss = loss + weight * penalty
-                    record = _record(len(history), loss, parts)
-                    _raise_if_diverged(len(history), record, rate)
-                    opt.zero_grad(set_to_none=True)
-                    loss.sum().backward()
-                    if normalise_step:
-                        grad = image.grad
-                        scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-                        image.grad = grad / scale
-                    opt.step()
-                    if clamp:
-                        with torch.no_grad():
-                            image.clamp_(min=low, max=high)
-                    history.append(record)
-                    if callback is not None:
-                        callback(len(history) - 1, image.detach(), record)
-                    bar.update()
+        if parameterised:
+            init.to(model.device)
+
+            def render() -> torch.Tensor:
+                return model.preprocess.normalise(init())
+
+            _run(render, list(init.parameters()), lambda: None, score, terms, transform,
+                 phases, settings, history, callback, bar, generator)
+            final = render().detach()
+        else:
+            final = _optimise_pixels(model, init, sizes, clamp, score, terms, transform, phases,
+                                     settings, history, callback, bar, generator)
     finally:
         bar.close()
-    final = image.detach()
     with torch.no_grad():
-        final_values = objective(forward(final))
+        final_values = score(final)
     return OptimisationResult(image=final, objective=final_values.detach(), history=history)
+
+
+def _optimise_pixels(model: LayeredNetwork, init: torch.Tensor, sizes: list[tuple[int, int]],
+                     clamp: bool, score, terms, transform, phases, settings, history, callback,
+                     bar, generator) -> torch.Tensor:
+    """The pixel path of :func:`optimise`: the normalised image is the parameter, clamped to
+    the valid pixels after each step; octaves carry what was added up to the next size."""
+    base = init.detach().to(model.device)
+    low, high = pixel_bounds(model, base)
+    image = _resize(base, sizes[0]).clone()
+    previous_base = _resize(base, sizes[0])
+    for octave, size in enumerate(sizes):
+        if octave:  # carry what was added so far up to the larger size
+            octave_base = _resize(base, size)
+            image = octave_base + _resize(image - previous_base, size)
+            previous_base = octave_base
+        image = image.detach().requires_grad_(True)
+
+        def project(pixels: torch.Tensor = image) -> None:
+            if clamp:
+                with torch.no_grad():
+                    pixels.clamp_(min=low, max=high)
+
+        _run(lambda pixels=image: pixels, [image], project, score, terms, transform, phases,
+             settings, history, callback, bar, generator)
+    return image.detach()

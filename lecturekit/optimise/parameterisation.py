@@ -1,0 +1,88 @@
+"""What the optimiser changes: the image's pixels, or its spectrum (Olah et al. 2017).
+
+The loop (:mod:`lecturekit.optimise.loop`) optimises pixels by default. On
+networks trained on photographs, plain pixel gradients fill feature
+visualisations with high-frequency patterns that no eye reads. Olah,
+Mordvintsev & Schubert ("Feature Visualization", Distill 2017) optimise the
+image's Fourier coefficients instead, scaled so that every frequency starts
+with about the same weight in a gradient step (natural images have a 1/f
+spectrum), in a decorrelated colour space, squashed into [0, 1] by a sigmoid:
+
+    image = sigmoid(C @ gain * irfft2(spectrum * scale))
+
+:class:`FourierImage` is that parameterisation; pass it to
+:func:`~lecturekit.optimise.loop.optimise` in place of the starting image.
+Constants (REFERENCE.md): spectrum initialised with std 0.01, ``scale = 1 /
+max(|f|, 1 / max(H, W))`` with ``|f|`` in cycles per pixel, ``C`` the colour
+correlation matrix below divided by its largest column norm. The inverse FFT is
+the orthonormal one, times :data:`GAIN` (with Adam the gain sets how far one
+step moves the image, like a learning-rate factor).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lecturekit.validation import check_at_least, check_real
+
+__all__ = ["COLOUR_CORRELATION", "FourierImage", "GAIN", "colour_matrix", "frequency_scale"]
+
+GAIN = 0.25
+"""Factor on the orthonormal inverse FFT: with Adam at lr 0.05 the pre-sigmoid image moves
+by about 0.1 per step, and the start (std 0.01) is a near-grey image."""
+
+COLOUR_CORRELATION = ((0.26, 0.09, 0.02),
+                      (0.27, 0.00, -0.05),
+                      (0.27, -0.09, 0.03))
+"""Square root of the colour covariance of ImageNet photos (Olah et al. 2017): column k is
+the RGB direction of decorrelated channel k (luminance first, then two colour opponents)."""
+
+
+def colour_matrix(dtype: torch.dtype = torch.float32,
+                  device: torch.device | str | None = None) -> torch.Tensor:
+    """:data:`COLOUR_CORRELATION` divided by its largest column norm (3 x 3)."""
+    matrix = torch.tensor(COLOUR_CORRELATION, dtype=dtype, device=device)
+    return matrix / matrix.norm(dim=0).max()
+
+
+def frequency_scale(height: int, width: int, dtype: torch.dtype = torch.float32,
+                    device: torch.device | str | None = None) -> torch.Tensor:
+    """``1 / max(|f|, 1 / max(height, width))`` on the (height, width // 2 + 1) grid of
+    ``rfft2``, ``|f|`` in cycles per pixel; the constant term gets ``max(height, width)``,
+    like the lowest non-zero frequency."""
+    fy = torch.fft.fftfreq(height, dtype=dtype, device=device)[:, None]
+    fx = torch.fft.rfftfreq(width, dtype=dtype, device=device)[None, :]
+    return 1.0 / torch.sqrt(fx * fx + fy * fy).clamp_min(1.0 / max(height, width))
+
+
+class FourierImage(nn.Module):
+    """``n`` images of ``size`` x ``size`` pixels parameterised by their decorrelated
+    spectrum; calling it renders them, (n, 3, size, size) in [0, 1], differentiably.
+
+    The real and imaginary parts of the spectrum are the parameters, drawn from
+    N(0, ``std``^2) by a generator seeded with ``seed`` (same seed, same start,
+    on every device). ``decorrelate=False`` mixes no colours (plain RGB).
+    """
+
+    def __init__(self, n: int, size: int, *, std: float = 0.01, seed: int = 0,
+                 decorrelate: bool = True, device: torch.device | str | None = None) -> None:
+        super().__init__()
+        self.n = check_at_least("n", n, 1)
+        self.size = check_at_least("size", size, 2)
+        check_real("std", std, "a number >= 0", lambda v: v >= 0)
+        self.register_buffer("scale", frequency_scale(size, size, device=device),
+                             persistent=False)
+        colours = colour_matrix(device=device) if decorrelate else torch.eye(3, device=device)
+        self.register_buffer("colours", colours, persistent=False)
+        generator = torch.Generator().manual_seed(seed)
+        start = std * torch.randn(n, 3, size, size // 2 + 1, 2, generator=generator)
+        self.spectrum = nn.Parameter(start.to(device))
+
+    def forward(self) -> torch.Tensor:
+        coefficients = torch.view_as_complex(self.spectrum) * self.scale
+        signal = GAIN * torch.fft.irfft2(coefficients, s=(self.size, self.size), norm="ortho")
+        return torch.sigmoid(torch.einsum("ik,nkhw->nihw", self.colours, signal))
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, size={self.size}"
