@@ -26,8 +26,9 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     listed = set()
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("dependencies:", 1)[1].splitlines():
-        match = re.match(r"  - ([A-Za-z0-9_.-]+)", line)  # conda packages, not the pip: list
-        if match and match.group(1) not in ("python", "pip"):
+        # conda packages, and the pip: list for packages only PyPI has
+        match = re.match(r"(?:  |      )- ([A-Za-z0-9_.-]+)", line)
+        if match and match.group(1) not in ("python", "pip", "-e"):
             listed.add(match.group(1).lower())
     assert listed == wanted, (f"only in environment.yml: {sorted(listed - wanted)}; "
                               f"only in pyproject.toml: {sorted(wanted - listed)}")
