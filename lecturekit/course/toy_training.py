@@ -55,7 +55,6 @@ def render_training_set(n: int, size: int, chunk: int = 500) -> tuple[torch.Tens
     return images, labels
 
 
-@torch.no_grad()
 def train_toy(out: str | Path, config: ToyConfig = ToyConfig(), overwrite: bool = False) -> dict:
     """Train the toy model and write ``out`` (weights) and ``out`` with ``.json`` (metadata)."""
     out = Path(out)
