@@ -65,8 +65,9 @@ def class_model_claims(model: LayeredNetwork, n_trials: int = 8, seed: int = 0,
                              f"pass the few to measure, e.g. classes=['dumbbell', 'goose']")
         classes = list(range(len(model.classes)))
     indices = resolve_classes(model, classes)
-    plain = class_model(model, indices, steps=steps, seed=seed, progress=False)
-    robust = class_model(model, indices, steps=steps, seed=seed, robust=True, progress=False)
+    plain = class_model(model, indices, recipe="plain", steps=steps, seed=seed, progress=False)
+    robust = class_model(model, indices, recipe="robust-pixel", steps=steps, seed=seed,
+                         progress=False)
     moved = {name: transformed_probability(model, result.image, indices, n_trials=n_trials,
                                            seed=seed, max_shift=max_shift,
                                            max_degrees=max_degrees)

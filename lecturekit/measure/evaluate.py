@@ -7,9 +7,12 @@ dictionary. Every number is computed at call time from freshly generated scenes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lecturekit import scenes
 from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.measure.class_model_claims import class_model_claims
+from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS, evaluate_imagenet
 from lecturekit.measure.inversion_claims import inversion_claims
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.models import LayeredNetwork
@@ -17,9 +20,10 @@ from lecturekit.validation import check_at_least
 
 
 def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: int = 200,
-             keys: tuple[str, ...] = ("accuracy", "localisation", "class_model", "inversion")
-             ) -> dict:
-    """The toy model's measured claims: ``"accuracy"`` on ``n_scenes`` fresh scenes;
+             keys: Sequence[str] | None = None) -> dict:
+    """The measured claims. On an ImageNet network those of
+    :func:`~lecturekit.measure.imagenet_claims.evaluate_imagenet`; on the toy model
+    ``"accuracy"`` on ``n_scenes`` fresh scenes;
     ``"localisation"``, how well its gradient maps find the object in
     ``localisation_scenes`` fresh scenes (:mod:`lecturekit.measure.localisation`);
     ``"class_model"``, the probability of every class's class-model image, plain and
@@ -27,14 +31,20 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     ``"inversion"``, per layer the relative feature error and SSIM of Mahendran &
     Vedaldi inversions of 8 fresh scenes, with the rank correlation of depth and SSIM
     (:func:`lecturekit.measure.inversion_claims.inversion_claims`)."""
+    valid = IMAGENET_EVALUATIONS if model.dataset == "imagenet" else EVALUATIONS
+    keys = valid if keys is None else tuple(keys)
+    unknown = sorted(set(keys) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown evaluation {unknown} for model {model.name!r}; valid: "
+                         f"{', '.join(valid)}")
+    if model.dataset == "imagenet":
+        return evaluate_imagenet(model, keys)
     if model.name != "toy":
-        raise ValueError(f"evaluate measures on the toy scenes, so model must be the toy model, "
-                         f"got {model.name!r}")
+        raise ValueError(f"evaluate measures on the toy scenes or on an ImageNet network, so "
+                         f"model must be the toy model or trained on ImageNet, got "
+                         f"{model.name!r}")
     check_at_least("n_scenes", n_scenes, 1)
     check_at_least("localisation_scenes", localisation_scenes, 1)
-    unknown = set(keys) - set(EVALUATIONS)
-    if unknown:
-        raise ValueError(f"unknown evaluation {sorted(unknown)}; valid: {', '.join(EVALUATIONS)}")
     results: dict = {"model": model.name, "n_scenes": n_scenes}
     if "accuracy" in keys:
         results["accuracy"] = scene_accuracy(model, scenes.test_seeds(n_scenes))

@@ -37,14 +37,15 @@ import torch
 
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import optimise
+from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.optimise.priors import prior_term
 from lecturekit.optimise.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale,
                                             standard_robustness)
 from lecturekit.targets import Logit
-from lecturekit.validation import check_at_least, check_real
+from lecturekit.validation import check_at_least, check_choice, check_real
 
-__all__ = ["ClassModelResult", "class_model", "light_robustness", "resolve_classes",
-           "robustness_for"]
+__all__ = ["CLASS_MODEL_RECIPES", "ClassModelRecipe", "ClassModelResult", "class_model",
+           "light_robustness", "resolve_classes", "robustness_for"]
 
 ClassLike = int | str
 TransformFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -124,36 +125,71 @@ def _transform(model: LayeredNetwork, robust: bool | TransformFn) -> TransformFn
                      f"robust={robust!r}")
 
 
+# --------------------------------------------------------------------------- recipes
+
+@dataclass(frozen=True)
+class ClassModelRecipe:
+    """How a class model is searched: which image the optimiser changes
+    (``"pixel"`` or ``"fourier"``, :mod:`lecturekit.optimise.parameterisation`),
+    whether random transforms act at every step, and Adam's rate and steps."""
+    name: str
+    parameterisation: str
+    robust: bool
+    lr: float
+    steps: int
+    description: str
+
+
+CLASS_MODEL_RECIPES: dict[str, ClassModelRecipe] = {recipe.name: recipe for recipe in (
+    ClassModelRecipe("plain", "pixel", False, DEFAULT_LR, DEFAULT_STEPS,
+                     "Simonyan et al. 2014: pixels, L2 prior, no transforms"),
+    ClassModelRecipe("robust-pixel", "pixel", True, DEFAULT_LR, DEFAULT_STEPS,
+                     "pixels with Olah et al.'s transforms (pad, jitter, scale, rotate)"),
+    ClassModelRecipe("robust-fourier", "fourier", True, 0.05, 100,
+                     "Olah et al. 2017: decorrelated Fourier image with the transforms"),
+)}
+"""The three recipes notebook 04 compares; ``"robust-fourier"`` is the kit's default."""
+
+
 # --------------------------------------------------------------------------- class model
 
 def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence[ClassLike], *,
-                lam: float = DEFAULT_LAM, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,
-                robust: bool | TransformFn = False, seed: int = 0, progress: bool = True,
+                recipe: str = "robust-fourier", lam: float = DEFAULT_LAM,
+                steps: int | None = None, lr: float | None = None,
+                robust: bool | TransformFn | None = None, seed: int = 0, progress: bool = True,
                 size: int | None = None, init_std: float = 0.1) -> ClassModelResult:
     """Simonyan et al.'s (2014) class model: maximise ``S_c(I) - lam * ||I||_2^2 / n``
-    (``n`` values per image).
+    (``n`` values per image), searched as ``recipe`` says (:data:`CLASS_MODEL_RECIPES`).
 
     ``class_index_or_name``: a class index, a class name (e.g. ``"dumbbell"``
     for ImageNet) or a list of them; each gets its own image, all optimised in
-    one batch. Adam at ``lr`` for ``steps`` steps in the model's normalised
-    space, from the zero image (the mean colour) plus seeded noise of std
-    ``init_std``, pixels clipped to the valid range. ``robust=True`` adds
-    random transforms at every step (:func:`robustness_for`); a transform
-    ``t(x, generator)`` may be passed instead. ``size`` is the image side
-    (default: the model's input size).
+    one batch with Adam at ``lr`` for ``steps`` steps (None: the recipe's). The
+    pixel recipes search the model's normalised space from the zero image (the
+    mean colour) plus seeded noise of std ``init_std``, pixels clipped to the
+    valid range; ``"robust-fourier"`` searches a
+    :class:`~lecturekit.optimise.parameterisation.FourierImage` from its seeded
+    near-grey start. ``robust`` (None: the recipe's) adds random transforms at
+    every step (:func:`robustness_for`); a transform ``t(x, generator)`` may be
+    passed instead. ``size`` is the image side (default: the model's input size).
     """
+    chosen = CLASS_MODEL_RECIPES[check_choice("recipe", recipe, CLASS_MODEL_RECIPES)]
     indices = resolve_classes(model, class_index_or_name)
     lam = check_real("lam", lam, "a number >= 0 (the weight of ||I||^2)", lambda v: v >= 0)
-    check_at_least("steps", steps, 1)
-    check_real("lr", lr, "a number > 0 (Adam's learning rate)", lambda v: v > 0)
+    steps = check_at_least("steps", chosen.steps if steps is None else steps, 1)
+    lr = check_real("lr", chosen.lr if lr is None else lr, "a number > 0 (Adam's learning rate)",
+                    lambda v: v > 0)
     check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
     size = model.input_size if size is None else check_at_least("size", size,
                                                                 model.min_input_size)
-    transform = _transform(model, robust)
-    generator = torch.Generator().manual_seed(seed)
-    init = init_std * torch.randn(len(indices), 3, size, size, generator=generator)
+    transform = _transform(model, chosen.robust if robust is None else robust)
+    if chosen.parameterisation == "fourier":
+        init = FourierImage(len(indices), size, seed=seed, device=model.device)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        init = (init_std * torch.randn(len(indices), 3, size, size, generator=generator)
+                ).to(model.device)
     target = Logit(indices)
-    optimised = optimise(model, target, init.to(model.device), maximise=True,
+    optimised = optimise(model, target, init, maximise=True,
                          terms=[prior_term("l2", lam)] if lam > 0 else [],
                          transform=transform, steps=steps, lr=lr, optimiser="adam",
                          progress=progress, seed=seed)

@@ -52,24 +52,21 @@ def deepdream_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
 def class_model_figure(model: LayeredNetwork, progress: bool = False) -> Figure:
     """Class models (Simonyan et al. 2014) with the softmax probability of each.
 
-    The toy model: all its classes, optimised plainly and with transform
+    The toy model: all its classes, by the plain recipe and with transform
     robustness (one row each). ImageNet networks:
-    :data:`~lecturekit.examples.CLASS_MODEL_CLASSES` with transform robustness
-    and 200 steps.
+    :data:`~lecturekit.examples.CLASS_MODEL_CLASSES` by the kit's default recipe
+    (Olah et al.'s Fourier image with transforms).
     """
     if model.dataset == "scenes":
-        results = [class_model(model, list(range(len(model.classes))), robust=robust,
-                               progress=progress) for robust in (False, True)]
-        labels = ["plain", "robust"]
+        recipes, classes = ("plain", "robust-pixel"), list(range(len(model.classes)))
     else:
-        results = [class_model(model, list(CLASS_MODEL_CLASSES), robust=True, steps=200,
-                               progress=progress)]
-        labels = ["robust"]
+        recipes, classes = ("robust-fourier",), list(CLASS_MODEL_CLASSES)
+    results = [class_model(model, classes, recipe=recipe, progress=progress)
+               for recipe in recipes]
     images = [image for result in results for image in result.image01]
     titles = [f"{name}  p = {p:.2f}" for result in results
               for name, p in zip(result.names, result.probability.tolist())]
-    figure = show_images(images, titles, ncols=len(results[0].names), size=2.2,
-                         row_labels=labels)
+    figure = show_images(images, titles, ncols=len(classes), size=2.2, row_labels=recipes)
     figure.suptitle(f"class models: argmax S_c(I) - lambda ||I||^2 ({model.name} model)",
                     fontsize=10)
     figure.tight_layout()
