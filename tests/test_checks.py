@@ -258,6 +258,14 @@ def score_gradient_in_place_grad(model, images, class_index):
     return images.grad
 
 
+def score_gradient_resets_the_flag(model, images, class_index):
+    images.requires_grad_(True)
+    model(images)[torch.arange(len(images)), class_index].sum().backward()
+    gradient = images.grad.clone()
+    images.requires_grad_(False)
+    return gradient
+
+
 def score_gradient_unfreezes(model, images, class_index):
     for p in model.parameters():
         p.requires_grad_(True)
@@ -640,6 +648,8 @@ WRONG = [
      lambda m, x, c: score_gradient(m, x, c) * x, "times input"),
     (C.check_score_gradient, "backward on the input", score_gradient_in_place_grad,
      "requires_grad left"),
+    (C.check_score_gradient, "backward, then requires_grad_(False)",
+     score_gradient_resets_the_flag, "grad left"),
     (C.check_score_gradient, "unfreezes the model", score_gradient_unfreezes, "model changed"),
     (C.check_score_gradient, "log softmax of first image",
      grad_of(lambda s, c, x: s.log_softmax(1)[0, c].sum()), None),
