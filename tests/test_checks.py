@@ -25,13 +25,7 @@ from torch import nn
 
 import lecturekit as lk
 from lecturekit.course import checks
-from lecturekit.course.checks import (
-    machinery,
-    optimisation,
-    regularisers,
-    relu,
-    saliency,
-)
+from lecturekit.course.checks import machinery, optimisation, regularisers, relu, saliency
 from lecturekit.course.checks.machinery import CheckFailed
 
 # --------------------------------------------------------------------------- ReLU rules

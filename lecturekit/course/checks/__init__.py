@@ -23,26 +23,13 @@ by the kit at check time.
 """
 
 from lecturekit.course.checks.machinery import CheckFailed
-from lecturekit.course.checks.optimisation import (
-                                                   check_class_model_step,
-                                                   check_dream_step,
-                                                   check_inversion,
-)
-from lecturekit.course.checks.regularisers import (
-                                                   check_alpha_norm,
-                                                   check_total_variation,
-)
-from lecturekit.course.checks.relu import (
-                                                   check_backprop_rule,
-                                                   check_deconvnet_rule,
-                                                   check_guided_rule,
-                                                   check_whole_network_guided,
-)
-from lecturekit.course.checks.saliency import (
-                                                   check_pointing_game,
-                                                   check_saliency,
-                                                   check_score_gradient,
-)
+from lecturekit.course.checks.optimisation import (check_class_model_step, check_dream_step,
+                                                   check_inversion)
+from lecturekit.course.checks.regularisers import check_alpha_norm, check_total_variation
+from lecturekit.course.checks.relu import (check_backprop_rule, check_deconvnet_rule,
+                                           check_guided_rule, check_whole_network_guided)
+from lecturekit.course.checks.saliency import (check_pointing_game, check_saliency,
+                                               check_score_gradient)
 
 __all__ = ["CheckFailed", "check_alpha_norm", "check_backprop_rule", "check_class_model_step",
            "check_deconvnet_rule", "check_dream_step", "check_guided_rule", "check_inversion",

@@ -11,11 +11,12 @@ check *computes* for every case. :func:`run` then
    (the functions of ``torch``, ``torch.nn.functional``, ``torch.Tensor``, ...; grad mode,
    default dtype, global hooks; see :class:`TorchState`). Anything changed fails the check
    at once, and torch is put back as it was;
-2. compares every result with the right answer; when all agree, calls the function a
-   second time on the very same inputs and requires the same results (a ``.grad`` that
-   accumulates, a global that remembers, unseeded randomness all show here);
-3. otherwise names the first mistake of the table whose outputs match the student's on
-   *every* case, or, when none does, shows where the first case differs.
+2. calls it a second time on the very same inputs and requires the same results (a
+   ``.grad`` that accumulates, a global that remembers, unseeded randomness all show
+   here; a function that answers differently each time cannot be judged further);
+3. compares every result with the right answer; when one differs, names the first mistake
+   of the table whose outputs match the student's on *every* case, or, when none does,
+   shows where the first case differs.
 
 A message therefore only names a mistake the check has reproduced. Every failure is a
 :class:`CheckFailed` whose ``mistake`` attribute holds a short key (the tests use it).
@@ -32,8 +33,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as module_mod
 
 from lecturekit.models import LayeredNetwork, load_model
+from lecturekit.scenes import make_batch, test_seeds
 
 
 class CheckFailed(AssertionError):
@@ -166,8 +169,10 @@ _FLAGS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
 }
 
 
+_MISSING = object()
+
+
 def _module_hooks() -> dict[str, dict]:
-    from torch.nn.modules import module as module_mod
     return {kind: getattr(module_mod, kind, {}) for kind in _GLOBAL_HOOKS}
 
 
@@ -212,9 +217,6 @@ class TorchState:
                 del found[key]
 
 
-_MISSING = object()
-
-
 def torch_patched(name: str, changed: Sequence[str], when: str = "") -> CheckFailed:
     return fail(f"{name} changed torch itself{when} and did not put it back: "
                 f"{', '.join(changed)}. Every later cell of the notebook would run with that "
@@ -248,10 +250,9 @@ class TensorState:
         """What ``name`` did to the argument ``arg`` (now ``t``), or None if nothing."""
         if t._version != self.version or not torch.equal(t.detach(), self.value):
             return fail(f"{name} changed its input `{arg}` in place (for example with "
-                        f"`{arg}[...] = 0`, `{arg}.clamp_(...)`, `{arg} += ...` or "
-                        f"`{arg}.requires_grad_()` followed by an in-place step). The caller "
-                        f"still needs it: compute a new tensor instead (torch.where, clamp "
-                        f"without the underscore, ...).", "in place")
+                        f"`{arg}[...] = 0`, `{arg}.clamp_(...)`, `{arg}.relu_()` or "
+                        f"`{arg} += ...`). The caller still needs it: compute a new tensor "
+                        f"instead (torch.where, clamp without the underscore, ...).", "in place")
         if t.requires_grad != self.requires_grad:
             return fail(f"{name} leaves `requires_grad` switched on for its input `{arg}` (for "
                         f"example `{arg}.requires_grad_()` on the caller's tensor): every later "
@@ -460,6 +461,5 @@ def scenes(model: LayeredNetwork, n: int, offset: int,
            size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` test scenes (never seen in training), normalised, with their [0, 1] images
     and their masks."""
-    from lecturekit.scenes import make_batch, test_seeds
     images, masks, _ = make_batch(test_seeds(n, offset=offset), size=size or model.input_size)
     return model.preprocess.normalise(images), images, masks

@@ -8,23 +8,9 @@ from collections.abc import Callable
 
 import torch
 
-from lecturekit.course.checks.machinery import (
-    Case,
-    CheckFailed,
-    Extras,
-    Mistake,
-    Spec,
-    as_tensor,
-    call,
-    correct,
-    fail,
-    name_of,
-    not_repeatable,
-    require_callable,
-    run,
-    scenes,
-    toy,
-)
+from lecturekit.course.checks.machinery import (Case, CheckFailed, Extras, Mistake, Spec, as_tensor,
+                                                call, correct, fail, name_of, not_repeatable,
+                                                require_callable, run, scenes, toy)
 from lecturekit.measure.similarity import ssim
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import pixel_bounds

@@ -8,14 +8,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lecturekit.course.checks.machinery import (
-    Case,
-    Mistake,
-    Spec,
-    correct,
-    name_of,
-    run,
-)
+from lecturekit.course.checks.machinery import Case, Mistake, Spec, correct, name_of, run
 from lecturekit.optimise.regularisers import alpha_norm, total_variation
 
 ALPHAS = (1.0, 1.5, 2.0, 2.5, 3.0, 6.0)

@@ -9,24 +9,10 @@ from contextlib import AbstractContextManager
 import torch
 from torch import nn
 
-from lecturekit.course.checks.machinery import (
-    Case,
-    CheckFailed,
-    Mistake,
-    ModelState,
-    Spec,
-    TorchState,
-    correct,
-    diagnose,
-    fail,
-    matches,
-    name_of,
-    not_filled,
-    run,
-    scenes,
-    torch_changed,
-    toy,
-)
+from lecturekit.course.checks.machinery import (Case, CheckFailed, Mistake, ModelState, Spec,
+                                                TorchState, correct, diagnose, fail, matches,
+                                                name_of, not_filled, run, scenes, torch_changed,
+                                                toy)
 from lecturekit.gradient.backward_rules import relu_backward, relu_with_backward
 from lecturekit.models import ALEXNET_LAYERS
 
@@ -313,8 +299,10 @@ def _guided_inside(fn: Callable, case: Case, name: str) -> torch.Tensor:
                            f"max(f_in, 0).", "forward changed")
             (got,) = torch.autograd.grad(scores[torch.arange(len(x)), classes].sum(), x)
     except NotImplementedError:
+        state.restore()
         raise not_filled(name) from None
     except CheckFailed:
+        state.restore()
         raise
     except Exception as error:
         state.restore()
@@ -326,6 +314,11 @@ def _guided_inside(fn: Callable, case: Case, name: str) -> torch.Tensor:
             raise _Probe()
     except _Probe:
         pass
+    except Exception as error:  # the student's exit code failed: keep their traceback
+        state.restore()
+        raise fail(f"when the code inside `with {name}(model):` raises, leaving the block "
+                   f"raised {type(error).__name__}: {error} (see the traceback above)",
+                   "raised") from error
     _restored(model, before, state, name, " when left by an exception")
     return got.detach()
 

@@ -8,17 +8,8 @@ from typing import Any
 
 import torch
 
-from lecturekit.course.checks.machinery import (
-    Case,
-    Extras,
-    Mistake,
-    Spec,
-    correct,
-    name_of,
-    run,
-    scenes,
-    toy,
-)
+from lecturekit.course.checks.machinery import (Case, Extras, Mistake, Spec, correct, name_of, run,
+                                                scenes, toy)
 from lecturekit.gradient.saliency import saliency_map
 from lecturekit.measure.localisation import pointing_game
 from lecturekit.models import LayeredNetwork
