@@ -22,8 +22,15 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
             if choice in available_devices():
                 return torch.device(choice)
         return torch.device("cpu")
-    resolved = torch.device(device)
-    if resolved.type not in available_devices():
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a device name such as 'cpu', 'cuda' or 'cuda:0', got "
+                         f"device={device!r}; available here: "
+                         f"{', '.join(available_devices())}") from None
+    found = available_devices()
+    gpus = torch.cuda.device_count() if "cuda" in found else 0
+    if resolved.type not in found or (resolved.type == "cuda" and (resolved.index or 0) >= gpus):
         raise ValueError(f"device {str(device)!r} is not available here; available: "
-                         f"{', '.join(available_devices())}")
+                         f"{', '.join(found)}" + (f" (cuda:0..cuda:{gpus - 1})" if gpus else ""))
     return resolved

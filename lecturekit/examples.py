@@ -19,7 +19,7 @@ import torch
 from lecturekit import scenes
 from lecturekit.images import sample_image
 from lecturekit.models import LayeredNetwork
-from lecturekit.validation import check_int
+from lecturekit.validation import check_at_least, check_int, check_side
 
 __all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example", "REFERENCE_PHOTOS",
            "SHOWCASE", "Showcase", "dream_inputs", "inversion_image", "lecture_example",
@@ -144,7 +144,8 @@ def reference_images(model: LayeredNetwork, size: int | None = None,
                      count: int = 16) -> torch.Tensor:
     """Natural images for a learned prior, normalised for ``model``: fresh scenes for the toy
     model (seeds far from any the notebooks invert), :data:`REFERENCE_PHOTOS` otherwise."""
-    size = model.input_size if size is None else size
+    size = model.input_size if size is None else check_side("size", size, model.min_input_size)
+    check_at_least("count", count, 1)
     if _on_scenes(model):
         images, _, _ = scenes.make_batch(scenes.test_seeds(count, offset=50_000), size=size)
         return model.preprocess.normalise(images)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import reprlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode
+
+from lecturekit.validation import check_finite
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -119,8 +122,8 @@ def load_image(source: ImageLike, *, max_pixels: int = MAX_PIXELS) -> torch.Tens
     elif isinstance(source, (list, tuple)):
         hint = " (to load several images into a batch, use a Preprocessing object)"
     raise TypeError(
-        f"cannot load an image from a {type(source).__module__}.{type(source).__qualname__}; "
-        f"expected {_ACCEPTED_TYPES}{hint}"
+        f"cannot load an image from source={reprlib.repr(source)}, a "
+        f"{type(source).__module__}.{type(source).__qualname__}; expected {_ACCEPTED_TYPES}{hint}"
     )
 
 
@@ -184,6 +187,8 @@ def _load_file(path: str | os.PathLike, max_pixels: int) -> torch.Tensor:
         )
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such image file: {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{origin} is a folder; load_image needs one image file")
     # Pillow's own bomb check reads the module-wide PIL.Image.MAX_IMAGE_PIXELS; we leave
     # that untouched, silence its warning locally (our max_pixels check replaces it) and
     # turn its hard error into our own message.
@@ -478,6 +483,7 @@ class Preprocessing:
         Differentiable, and keeps the input's device and float dtype.
         """
         self._check_channels(images01, "normalise")
+        check_finite("images01", images01)
         mean, std = self._stats(images01)
         x = images01 if images01.is_floating_point() else images01.float()
         return (x - mean) / std

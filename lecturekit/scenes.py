@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from lecturekit.validation import check_at_least
+from lecturekit.validation import check_at_least, check_side
 
 __all__ = [
     "CLASSES",
@@ -453,7 +453,7 @@ def _render(seed: int, size: int, draw_object: bool = True) -> Scene:
 def make_scene(seed: int, size: int = IMAGE_SIZE) -> Scene:
     """Generate the scene for `seed` at `size` x `size` pixels (same inputs, same scene)."""
     seed = check_at_least("seed", seed, 0)
-    size = check_at_least("size", size, MIN_SIZE)
+    size = check_side("size", size, MIN_SIZE)
     return _render(seed, size)
 
 
@@ -465,7 +465,7 @@ def make_batch(
     Returns ``images`` (N, 3, H, W) float32 in [0, 1], ``masks`` (N, H, W) bool and
     ``labels`` (N,) int64, in the order of `seeds`.
     """
-    size = check_at_least("size", size, MIN_SIZE)
+    size = check_side("size", size, MIN_SIZE)
     scenes = [make_scene(s, size) for s in seeds]
     n = len(scenes)
     images = np.empty((n, 3, size, size), dtype=np.float32)

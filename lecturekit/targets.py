@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from lecturekit.models.network import LOGITS
-from lecturekit.validation import check_channel
+from lecturekit.validation import check_channel, check_finite, check_index, check_real
 
 Index = int | Sequence[int] | torch.Tensor
 
@@ -42,7 +42,7 @@ class Target(ABC):
         return Sum([(1.0, self), (-1.0, other)])
 
     def __mul__(self, weight: float) -> Target:
-        return Sum([(float(weight), self)])
+        return Sum([(check_real("weight", weight, "a finite number", lambda v: True), self)])
 
     __rmul__ = __mul__
 
@@ -56,6 +56,9 @@ class Sum(Target):
     def __init__(self, terms: Sequence[tuple[float, Target]]) -> None:
         flat: list[tuple[float, Target]] = []
         for weight, target in terms:
+            if not isinstance(target, Target):
+                raise TypeError(f"targets add up only with targets (Neuron, Channel, Layer, "
+                                f"Logit, ...), got {type(target).__name__} {target!r}")
             if isinstance(target, Sum):
                 flat += [(weight * inner_weight, inner) for inner_weight, inner in target.terms]
             else:
@@ -105,15 +108,14 @@ class Neuron(Target):
         check_channel(self.layer, self.channel, act)
         if act.ndim == 2:
             if self.y is not None or self.x is not None:
-                raise ValueError(f"layer {self.layer} is fully connected: give no position")
+                raise ValueError(f"y and x must be None for the fully connected layer "
+                                 f"{self.layer} (it has no map), got y={self.y!r}, x={self.x!r}")
             return act[:, self.channel]
         height, width = act.shape[-2:]
         y = height // 2 if self.y is None else self.y
         x = width // 2 if self.x is None else self.x
-        if not (0 <= y < height and 0 <= x < width):
-            raise ValueError(f"position (y={y}, x={x}) is outside the {height} x {width} map "
-                             f"of layer {self.layer} (valid: y in 0..{height - 1}, "
-                             f"x in 0..{width - 1})")
+        check_index("y", y, height, f"rows of the map of layer {self.layer}")
+        check_index("x", x, width, f"columns of the map of layer {self.layer}")
         return act[:, self.channel, y, x]
 
     def __repr__(self) -> str:
@@ -208,9 +210,12 @@ class FeatureMatching(Target):
     where ``reference`` holds Phi0, the stored activations of ``layer``. Minimise it."""
 
     def __init__(self, layer: str, reference: torch.Tensor):
+        if not isinstance(reference, torch.Tensor):
+            raise TypeError(f"reference must be a torch.Tensor of the activations of {layer}, "
+                            f"got {type(reference).__name__}")
         self.layers = (layer,)
         self.layer = layer
-        self.reference = reference.detach()
+        self.reference = check_finite("reference", reference.detach())
         flat = self.reference.reshape(self.reference.shape[0], -1)
         self.norm2 = flat.pow(2).sum(1).clamp_min(1e-12)
 

@@ -103,6 +103,6 @@ def test_the_three_rules_give_three_different_gradients(toy_model):
 
 
 def test_a_model_without_relu_is_refused():
-    with pytest.raises(ValueError, match="Sequential has no nn.ReLU module"):
+    with pytest.raises(ValueError, match="Sequential has no nn.ReLU or nn.ReLU6 module"):
         with backward_rule(nn.Sequential(nn.Linear(2, 2), nn.Tanh()), "guided"):
             pass

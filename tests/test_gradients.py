@@ -16,7 +16,7 @@ def toy64(toy_model):
 
 def test_target_values_by_hand():
     act = torch.arange(2 * 3 * 2 * 2, dtype=torch.float64).reshape(2, 3, 2, 2)
-    acts = {"conv5": act, "fc8": torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=torch.float64)}
+    acts = {"conv5": act, "logits": torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=torch.float64)}
     assert Neuron("conv5", 1, 0, 1)(acts).tolist() == [5.0, 17.0]
     assert Neuron("conv5", 2)(acts).tolist() == [11.0, 23.0]  # centre of a 2x2 map is (1, 1)
     assert Channel("conv5", 0)(acts).tolist() == [1.5, 13.5]
@@ -28,9 +28,9 @@ def test_target_values_by_hand():
 
 
 def test_targets_compose():
-    acts = {"fc8": torch.tensor([[1.0, 2.0, 4.0]]), "fc7": torch.tensor([[10.0, 20.0]])}
+    acts = {"logits": torch.tensor([[1.0, 2.0, 4.0]]), "fc7": torch.tensor([[10.0, 20.0]])}
     combined = Logit(2) - 0.5 * Logit(1) + 2 * Neuron("fc7", 1)
-    assert combined.layers == ("fc8", "fc7")
+    assert combined.layers == ("logits", "fc7")
     assert combined(acts).item() == 4.0 - 1.0 + 40.0
     assert (-Logit(0))(acts).item() == -1.0
 
@@ -82,13 +82,13 @@ def test_layer_gradient_with_a_one_hot_signal_is_the_neuron_gradient(toy_model):
 
 
 @pytest.mark.parametrize("target, message", [
-    (Neuron("conv5", 500), r"channel 500 is out of range for layer conv5 with 96 channels \(valid: 0..95\)"),
-    (Neuron("conv1", 0, 40, 2), r"position \(y=40, x=2\) is outside the 31 x 31 map of layer conv1"),
-    (Neuron("fc6", 3, 1, 1), "fully connected: give no position"),
-    (Channel("conv2", -1), "channel -1 is out of range"),
+    (Neuron("conv5", 500), r"channel must be a whole number in 0..95 \(96 channels of layer conv5\), got channel=500"),
+    (Neuron("conv1", 0, 40, 2), r"y must be a whole number in 0..30 \(31 rows of the map of layer conv1\), got y=40"),
+    (Neuron("fc6", 3, 1, 1), "y and x must be None for the fully connected layer fc6"),
+    (Channel("conv2", -1), "channel must be a whole number in 0..95 .*got channel=-1"),
     (Logit(8), r"class index 8 is out of range: the model has 8 classes \(valid: 0..7\)"),
     (Probability([1, 2, 3]), "class index has 3 entries for a batch of 2 images"),
-    (Layer("conv9"), "unknown layer 'conv9'; valid layer names are: conv1"),
+    (Layer("conv9"), "unknown layer 'conv9' for model 'toy'; valid layer names are: conv1"),
 ])
 def test_bad_targets_are_explained(toy_model, target, message):
     with pytest.raises(ValueError, match=message):

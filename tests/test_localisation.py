@@ -147,9 +147,9 @@ def test_table_layout_with_an_uneven_last_batch(tiny_model):
 
 
 def test_table_errors(tiny_model):
-    with pytest.raises(ValueError, match="n_scenes must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="n_scenes must be a whole number >= 1, got n_scenes=0"):
         localisation_table(tiny_model, n_scenes=0)
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 2.5"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, got batch_size=2.5"):
         localisation_table(tiny_model, n_scenes=2, batch_size=2.5)
     other = toy_architecture((8, 16, 16, 16, 16), 32, ["cat", "dog"], 64)
     with pytest.raises(ValueError, match="trained on the toy scenes.*2 classes"):
@@ -179,13 +179,15 @@ def test_trained_toy_model_points_at_the_object(toy_model):
 # --- evaluate and the command line ------------------------------------------------
 
 def test_evaluate_checks_the_localisation_scene_count(toy_model):
-    with pytest.raises(ValueError, match="localisation_scenes must be a positive number.*0"):
+    with pytest.raises(ValueError, match="localisation_scenes must be a whole number >= 1, got localisation_scenes=0"):
         evaluate(toy_model, n_scenes=5, localisation_scenes=0)
 
 
 def test_cli_refuses_zero_localisation_scenes(capsys):
-    assert main(["evaluate", "--scenes", "5", "--localisation-scenes", "0"]) == 2
-    assert "localisation_scenes must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", "--scenes", "5", "--localisation-scenes", "0"])
+    assert exited.value.code == 2
+    assert "--localisation-scenes: must be a whole number >= 1, got '0'" in capsys.readouterr().err
 
 
 def test_cli_evaluate_json_has_the_localisation_table(toy_model):

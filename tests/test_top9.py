@@ -87,7 +87,7 @@ def test_patch_box_clips_and_complains(alexnet):
     assert patch_box(alexnet, "fc7", 0, 0, (100, 120)) == (0, 0, 100, 120)
     with pytest.raises(ValueError, match="outside a 224 x 224 image"):
         patch_box(alexnet, "conv1", 60, 0, 224)
-    with pytest.raises(ValueError, match="y must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="y must be a whole number >= 0, got y=-1"):
         patch_box(alexnet, "conv1", -1, 0, 224)
     with pytest.raises(ValueError, match="image_size"):
         patch_box(alexnet, "conv1", 0, 0, (224,))
@@ -154,11 +154,11 @@ def test_top9_fc_layer_and_small_collection(toy, scenes):
 
 
 def test_top9_errors(toy, scenes):
-    with pytest.raises(ValueError, match=r"channel must be an int in 0\.\.\d+ .*got 999"):
+    with pytest.raises(ValueError, match=r"channel must be a whole number in 0\.\.\d+ .*got channel=999"):
         top9(toy, scenes, "conv2", 999)
-    with pytest.raises(ValueError, match="k must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="k must be a whole number >= 1, got k=0"):
         top9(toy, scenes, "conv2", 0, k=0)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
         top9(toy, scenes, "conv2", 0, batch_size=0)
     with pytest.raises(ValueError, match="unknown layer"):
         top9(toy, scenes, "conv6", 0)
@@ -177,7 +177,7 @@ def test_scene_collection(toy):
     assert batch.shape == (3, 3, 128, 128)
     assert torch.equal(batch, scene_collection(toy, n=3))
     assert not torch.equal(batch, scene_collection(toy, n=3, offset=3))
-    with pytest.raises(ValueError, match="n must be a positive int"):
+    with pytest.raises(ValueError, match="n must be a whole number >= 1"):
         scene_collection(toy, n=0)
 
 
@@ -185,7 +185,7 @@ def test_photo_collection_from_samples(toy):
     batch = photo_collection(toy, crops_per_image=1)
     assert batch.shape[1:] == (3, 128, 128) and batch.shape[0] % 2 == 0
     assert torch.equal(batch, photo_collection(toy, crops_per_image=1))
-    with pytest.raises(ValueError, match="crops_per_image must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="crops_per_image must be a whole number >= 0, got crops_per_image=-1"):
         photo_collection(toy, crops_per_image=-1)
 
 
@@ -205,5 +205,5 @@ def test_photo_collection_folder_errors(toy, tmp_path):
     (tmp_path / "readme.txt").write_text("no images here")
     with pytest.raises(ValueError, match="holds no image file.*png"):
         photo_collection(toy, folder=tmp_path)
-    with pytest.raises(NotADirectoryError, match="readme.txt"):
+    with pytest.raises(ValueError, match="folder must be a directory.*readme.txt"):
         photo_collection(toy, folder=tmp_path / "readme.txt")

@@ -26,6 +26,20 @@ from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS
 from lecturekit.course.exercises import add_subcommand as add_exercises_subcommand
 
 
+def _whole_number(minimum: int):
+    """An argparse type: a whole number >= ``minimum``; argparse names the option and exits
+    with code 2 otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -93,8 +107,8 @@ def train_toy(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the measured claims as JSON (or as lines)."""
-    model = models.load_model(args.model, device=args.device, verbose=False)
     try:
+        model = models.load_model(args.model, device=args.device, verbose=False)
         results = measure(model, n_scenes=args.scenes, localisation_scenes=args.localisation_scenes,
                           keys=args.only)
     except ValueError as error:
@@ -123,7 +137,7 @@ def figures(args: argparse.Namespace) -> int:
     model = models.load_model(args.model)
     try:
         paths = write_figures(model, args.out, names, overwrite=args.force)
-    except FileExistsError as error:
+    except (FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for path in paths:
@@ -144,19 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weights file to write, with a .json beside it "
                             "(default: ./toy_alexnet.pt)")
     train.add_argument("--force", action="store_true", help="replace --out if it exists")
-    train.add_argument("--n-train", type=int, default=24_000, help="training scenes")
-    train.add_argument("--epochs", type=int, default=12)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--n-train", type=_whole_number(1), default=24_000, help="training scenes")
+    train.add_argument("--epochs", type=_whole_number(1), default=12)
+    train.add_argument("--seed", type=_whole_number(0), default=0)
     train.set_defaults(run=train_toy)
     ev = commands.add_parser("evaluate", help="measure the kit's claims on fresh scenes")
     ev.add_argument("--model", choices=["toy", "efficientnet-lite0", "alexnet"], default="toy",
                     help="toy: the claims measured on fresh scenes with masks; an ImageNet "
                          "network: photos, class models judged by EfficientNet-Lite1, the "
                          "inversion of a photo")
-    ev.add_argument("--scenes", type=int, default=1000, help="fresh test scenes to use")
-    ev.add_argument("--localisation-scenes", type=int, default=200,
+    ev.add_argument("--scenes", type=_whole_number(1), default=1000,
+                    help="fresh test scenes to use")
+    ev.add_argument("--localisation-scenes", type=_whole_number(1), default=200,
                     help="fresh test scenes for the localisation table (default 200)")
     ev.add_argument("--only", nargs="+", metavar="KEY",
+                    choices=list(dict.fromkeys(EVALUATIONS + IMAGENET_EVALUATIONS)),
                     help=f"measure only these keys (default: all; toy: {', '.join(EVALUATIONS)};"
                          f" ImageNet: {', '.join(IMAGENET_EVALUATIONS)})")
     ev.add_argument("--device", default="cpu")

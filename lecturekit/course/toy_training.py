@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from lecturekit import scenes
 from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.models import metadata_path, sha256_of, toy_architecture
+from lecturekit.validation import check_at_least, check_int, check_real, check_seed
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,17 @@ class ToyConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     n_check: int = 500
+
+    def __post_init__(self) -> None:
+        check_int("n_train", self.n_train, f"in 1..{scenes.TEST_SEED_START} (training seeds stay "
+                  f"below the test seeds)", lambda n: 1 <= n <= scenes.TEST_SEED_START)
+        check_at_least("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, f"in 1..n_train ({self.n_train})",
+                  lambda n: 1 <= n <= self.n_train)
+        check_real("max_lr", self.max_lr, "a number > 0", lambda v: v > 0)
+        check_real("weight_decay", self.weight_decay, "a number >= 0", lambda v: v >= 0)
+        check_seed(self.seed)
+        check_at_least("n_check", self.n_check, 1)
 
 
 def render_training_set(n: int, size: int, chunk: int = 500) -> tuple[torch.Tensor, torch.Tensor]:

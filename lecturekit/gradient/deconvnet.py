@@ -92,7 +92,7 @@ def record_forward(model: LayeredAlexNet, images: torch.Tensor, layer: str) -> F
     """
     require_alexnet(model, "Deconvnet's reverse network")
     model.check_layer(layer)
-    model.check_batch(images)
+    model.check_batch(images, "images")
     x = images.detach().to(device=model.device, dtype=_model_dtype(model))
     record = ForwardRecord(layer=layer, activation=x)
     with torch.no_grad():

@@ -15,6 +15,7 @@ import torch
 from lecturekit.gradient.backward_rules import backward_rule, check_rule
 from lecturekit.models import LayeredNetwork
 from lecturekit.targets import Target
+from lecturekit.validation import check_finite
 
 
 def _check_target(target: Target) -> None:
@@ -31,7 +32,7 @@ def input_gradient(model: LayeredNetwork, images: torch.Tensor, target: Target,
     """
     _check_target(target)
     check_rule(rule)
-    model.check_batch(images)
+    model.check_batch(images, "images")
     for layer in target.layers:
         model.check_layer(layer)
     x = images.detach().to(model.device).requires_grad_(True)
@@ -50,8 +51,12 @@ def layer_gradient(model: LayeredNetwork, images: torch.Tensor, layer: str,
     Fergus' projection of a feature map to pixel space.
     """
     check_rule(rule)
-    model.check_batch(images)
+    model.check_batch(images, "images")
     model.check_layer(layer)
+    if not isinstance(signal, torch.Tensor):
+        raise TypeError(f"signal must be a torch.Tensor shaped like layer {layer}'s activation, "
+                        f"got {type(signal).__name__}")
+    check_finite("signal", signal)
     x = images.detach().to(model.device).requires_grad_(True)
     with backward_rule(model, rule):
         activation = model.forward_to(x, layer)

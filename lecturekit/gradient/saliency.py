@@ -36,6 +36,7 @@ from lecturekit.gradient.backward_rules import check_rule
 from lecturekit.gradient.gradients import input_gradient
 from lecturekit.models import LayeredNetwork
 from lecturekit.targets import Logit, per_image_index
+from lecturekit.validation import check_finite
 
 ClassIndex = int | Sequence[int] | torch.Tensor | None
 
@@ -55,7 +56,7 @@ def channel_max_abs(gradient: torch.Tensor) -> torch.Tensor:
     if not isinstance(gradient, torch.Tensor) or gradient.ndim != 4:
         got = tuple(gradient.shape) if isinstance(gradient, torch.Tensor) else type(gradient).__name__
         raise ValueError(f"gradient must be a tensor of shape (N, C, H, W), got {got}")
-    return gradient.abs().amax(dim=1)
+    return check_finite("gradient", gradient).abs().amax(dim=1)
 
 
 def saliency_map(model: LayeredNetwork, images: torch.Tensor, class_index: ClassIndex = None,
@@ -70,7 +71,7 @@ def saliency_map(model: LayeredNetwork, images: torch.Tensor, class_index: Class
     non-negative, detached and on the model's device.
     """
     check_rule(rule)
-    model.check_batch(images)
+    model.check_batch(images, "images")
     indices = _class_indices(model, images, class_index)
     gradient = input_gradient(model, images, Logit(indices), rule=rule)
     return channel_max_abs(gradient)
@@ -94,6 +95,7 @@ def gradient_to_rgb(gradient: torch.Tensor, percentile: float = 99.0) -> torch.T
     if (isinstance(percentile, bool) or not isinstance(percentile, (int, float))
             or not 0 < percentile <= 100):
         raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
+    check_finite("gradient", gradient)
     g = gradient.detach().cpu().float()
     flat = g.abs().reshape(g.shape[0], -1)
     rank = min(max(math.ceil(float(percentile) / 100 * flat.shape[1]), 1), flat.shape[1])

@@ -39,7 +39,7 @@ from lecturekit.gradient.gradients import layer_gradient
 from lecturekit.images import SAMPLE_IMAGES, load_image, sample_image
 from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, LayeredNetwork, require_alexnet
 from lecturekit.scenes import make_batch, test_seeds
-from lecturekit.validation import check_at_least, check_channel
+from lecturekit.validation import check_at_least, check_channel, check_seed
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
                                    ".webp")
@@ -225,7 +225,7 @@ def top9(model: LayeredNetwork, images: torch.Tensor, layer: str, channel: int, 
     Returns ``min(k, N)`` results, strongest first (ties keep image order).
     """
     model.check_layer(layer)
-    model.check_batch(images)
+    model.check_batch(images, "images")
     check_at_least("k", k, 1)
     check_at_least("batch_size", batch_size, 1)
     values, where = _strongest_per_image(model, images, layer, channel, batch_size)
@@ -276,7 +276,7 @@ def _folder_images(folder: str | Path) -> list[torch.Tensor]:
     if not path.exists():
         raise FileNotFoundError(f"folder {str(path)!r} does not exist")
     if not path.is_dir():
-        raise NotADirectoryError(f"folder must be a directory, got the file {str(path)!r}")
+        raise ValueError(f"folder must be a directory, got the file {str(path)!r}")
     files = sorted(p for p in path.iterdir()
                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -324,6 +324,7 @@ def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
     photo collections still offer many different views.
     """
     check_at_least("crops_per_image", crops_per_image, 0)
+    check_seed(seed)
     photos = _sample_images() if folder is None else _folder_images(folder)
     generator = torch.Generator().manual_seed(seed)
     views = []
@@ -336,9 +337,13 @@ def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
 @torch.no_grad()
 def most_active_channel(model: LayeredNetwork, images: torch.Tensor, layer: str,
                         batch_size: int = 50) -> int:
-    """The channel of ``layer`` with the largest mean rectified activation over ``images``."""
+    """The channel (the unit, for fully connected layers) of ``layer`` with the largest mean
+    rectified activation over ``images``."""
+    model.check_batch(images, "images")
+    model.check_layer(layer)
+    check_at_least("batch_size", batch_size, 1)
     total = 0
     for start in range(0, images.shape[0], batch_size):
         activation = model.forward_to(images[start:start + batch_size].to(model.device), layer)
-        total = total + activation.clamp(min=0).sum(dim=(0, 2, 3))
+        total = total + activation.clamp(min=0).transpose(0, 1).flatten(1).sum(1)
     return int(torch.as_tensor(total).argmax())

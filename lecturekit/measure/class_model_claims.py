@@ -17,9 +17,14 @@ from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.class_model import (DEFAULT_STEPS, ClassLike, class_model,
                                              resolve_classes)
 from lecturekit.optimise.transforms import Compose, Jitter, RandomRotate
-from lecturekit.validation import check_at_least
+from lecturekit.validation import check_at_least, check_seed
 
 __all__ = ["class_model_claims", "transformed_probability"]
+
+
+def _moves(max_shift: int, max_degrees: float) -> Compose:
+    """A random roll by up to ``max_shift`` pixels, then a rotation by up to ``max_degrees``."""
+    return Compose([Jitter(max_shift), RandomRotate(max_degrees)])
 
 
 @torch.no_grad()
@@ -33,11 +38,16 @@ def transformed_probability(model: LayeredNetwork, images: torch.Tensor, classes
     same seed see the same transforms.
     """
     check_at_least("n_trials", n_trials, 1)
-    generator = torch.Generator().manual_seed(seed)
-    transform = Compose([Jitter(max_shift), RandomRotate(max_degrees)])
-    rows = torch.arange(len(classes))
-    index = torch.tensor(list(classes))
-    total = torch.zeros(len(classes))
+    transform = _moves(max_shift, max_degrees)
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    model.check_batch(images, "images")
+    indices = resolve_classes(model, classes, "classes")
+    if len(indices) != images.shape[0]:
+        raise ValueError(f"classes must give one class per image, got {len(indices)} classes "
+                         f"for {images.shape[0]} images")
+    rows = torch.arange(len(indices))
+    index = torch.tensor(indices)
+    total = torch.zeros(len(indices))
     for _ in range(n_trials):
         probs = torch.softmax(model(transform(images, generator)), dim=1).cpu()
         total += probs[rows, index]
@@ -59,12 +69,14 @@ def class_model_claims(model: LayeredNetwork, n_trials: int = 8, seed: int = 0,
     how far. Both images and all transform draws are seeded. Models with more
     than 32 classes need ``classes``.
     """
+    check_at_least("n_trials", n_trials, 1)
+    _moves(max_shift, max_degrees)  # refuse bad settings before the optimisations run
     if classes is None:
         if len(model.classes) > 32:
             raise ValueError(f"classes: model {model.name!r} has {len(model.classes)} classes; "
                              f"pass the few to measure, e.g. classes=['dumbbell', 'goose']")
         classes = list(range(len(model.classes)))
-    indices = resolve_classes(model, classes)
+    indices = resolve_classes(model, classes, "classes")
     plain = class_model(model, indices, recipe="plain", steps=steps, seed=seed, progress=False)
     robust = class_model(model, indices, recipe="robust-pixel", steps=steps, seed=seed,
                          progress=False)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from lecturekit.optimise.regularisers import gaussian_kernel
+from lecturekit.validation import check_finite, check_int, check_real
 
 __all__ = ["psnr", "ssim", "ssim_map"]
 
@@ -39,6 +40,7 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
         if value.ndim != 4:
             raise ValueError(f"{what}: {name} must have shape (N, C, H, W), got "
                              f"{tuple(value.shape)}")
+        check_finite(name, value)
     if x.shape != y.shape:
         raise ValueError(f"{what}: x and y must have the same shape, got {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")
@@ -59,11 +61,11 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, *, window_size: int = 11, sigma: 
     for a window of ``w = window_size`` taps (position (i, j) is centred on pixel
     (i + w // 2, j + w // 2)). :func:`ssim` is its mean."""
     _check_pair(x, y, "ssim")
+    check_int("window_size", window_size, "that is odd and >= 1", lambda v: v >= 1 and v % 2)
     if min(x.shape[-2:]) < window_size:
         raise ValueError(f"ssim needs images of at least {window_size} x {window_size} pixels "
                          f"(the window size), got {tuple(x.shape[-2:])}")
-    if not (isinstance(data_range, (int, float)) and data_range > 0):
-        raise ValueError(f"data_range must be a number > 0, got {data_range!r}")
+    check_real("data_range", data_range, "a number > 0", lambda v: v > 0)
     dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float64)
     x, y = x.to(dtype), y.to(dtype)
     window = gaussian_kernel(window_size, sigma, dtype=dtype, device=x.device)
@@ -101,8 +103,8 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
     Identical images would give infinity; the value is capped at ``max_db``.
     """
     _check_pair(x, y, "psnr")
-    if not (isinstance(data_range, (int, float)) and data_range > 0):
-        raise ValueError(f"data_range must be a number > 0, got {data_range!r}")
+    check_real("data_range", data_range, "a number > 0", lambda v: v > 0)
+    check_real("max_db", max_db, "a number > 0", lambda v: v > 0)
     dtype = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float64)
     mse = (x.to(dtype) - y.to(dtype)).square().mean(dim=(1, 2, 3))
     floor = data_range ** 2 * 10 ** (-max_db / 10)

@@ -11,6 +11,7 @@ The last layer, whatever its name, can also be called ``"logits"``.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from lecturekit.images import Preprocessing
-from lecturekit.validation import check_at_least
+from lecturekit.validation import check_at_least, check_finite
 
 LOGITS = "logits"
 """The name every network accepts for its last layer (the unnormalised class scores)."""
@@ -115,24 +116,28 @@ class LayeredNetwork(nn.Module):
                              f"{self.name!r} with {count} classes (valid: 0..{count - 1})")
         return item
 
-    def check_batch(self, x: torch.Tensor) -> None:
-        """Raise a clear error unless ``x`` is a finite float batch of shape (N, 3, H, W)."""
+    def check_batch(self, x: torch.Tensor, argument: str = "x") -> None:
+        """Raise a clear error unless ``x`` is a finite float batch of shape (N, 3, H, W);
+        errors name ``argument``."""
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"model {self.name!r} expects a torch.Tensor batch of shape "
-                            f"(N, 3, H, W), got {type(x).__name__}; use model.preprocess(image)")
+            raise TypeError(f"{argument} must be a torch.Tensor batch of shape (N, 3, H, W) for "
+                            f"model {self.name!r}, got {type(x).__name__}; use "
+                            f"model.preprocess(image)")
         if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"model {self.name!r} expects a batch of shape (N, 3, H, W), got "
-                             f"{tuple(x.shape)}; use model.preprocess(image) to make one")
+            raise ValueError(f"{argument} must be a batch of shape (N, 3, H, W), got "
+                             f"{tuple(x.shape)}; use model.preprocess(image) to make one for "
+                             f"model {self.name!r}")
         if x.shape[0] == 0:
-            raise ValueError(f"model {self.name!r} got an empty batch {tuple(x.shape)}; pass at "
-                             f"least one image")
+            raise ValueError(f"{argument} must hold at least one image, got an empty batch "
+                             f"{tuple(x.shape)}")
         if not x.is_floating_point():
-            raise ValueError(f"model {self.name!r} expects a float batch (normalised by "
-                             f"model.preprocess), got dtype {x.dtype}")
+            raise ValueError(f"{argument} must be a float batch (normalised by model.preprocess) "
+                             f"for model {self.name!r}, got dtype {x.dtype}")
         if min(x.shape[-2:]) < self.min_input_size:
-            raise ValueError(f"model {self.name!r} needs images of at least {self.min_input_size}"
-                             f" x {self.min_input_size} pixels, got {tuple(x.shape[-2:])}; its "
-                             f"own size is {self.input_size}")
+            raise ValueError(f"{argument} must have images of at least {self.min_input_size} x "
+                             f"{self.min_input_size} pixels for model {self.name!r}, got "
+                             f"{tuple(x.shape[-2:])}; its own size is {self.input_size}")
+        check_finite(argument, x)
 
     def apply_layer(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """One named layer on the previous layer's output."""
@@ -247,6 +252,9 @@ def top_predictions(model: LayeredNetwork, batch: torch.Tensor,
 def layer_table(model: LayeredNetwork) -> str:
     """A text table of the layers: name, kind, activation shape at the model's input size,
     weights."""
+    if not isinstance(model, LayeredNetwork):
+        raise TypeError(f"model must be a network from lk.load_model(), got "
+                        f"{type(model).__name__} {reprlib.repr(model)}")
     x = torch.zeros(1, 3, model.input_size, model.input_size, device=model.device)
     acts = model.activations(x, model.layer_names)
     rows = [f"{'layer':<8}{'kind':<14}{'activation shape':<20}{'weights':>10}"]

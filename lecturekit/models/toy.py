@@ -81,14 +81,24 @@ def load_toy(weights: str | Path | None = None) -> LayeredAlexNet:
         raise FileNotFoundError(
             f"toy weights {weights} or their metadata {meta_file} are missing; restore them "
             f"(git checkout -- lecturekit/weights) or retrain: python -m lecturekit train-toy")
-    meta = json.loads(meta_file.read_text())
+    try:
+        meta = json.loads(meta_file.read_text())
+        expected = meta["sha256"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"toy_weights: {meta_file} is not the metadata that train-toy writes "
+                         f"(a JSON object with sha256, channels, hidden, classes and size): "
+                         f"{error!r}") from None
     actual = sha256_of(weights)
-    if actual != meta["sha256"]:
+    if actual != expected:
         raise WeightsChecksumError(
             f"{weights} has SHA-256 {actual}, but {meta_file.name} expects {meta['sha256']}: "
             f"the file is damaged or was replaced. Restore it (git checkout -- {weights.name}) "
             f"or retrain it with `python -m lecturekit train-toy --out DIR`.")
-    model = toy_architecture(tuple(meta["channels"]), meta["hidden"], meta["classes"],
-                             meta["size"])
-    model.layers.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        model = toy_architecture(tuple(meta["channels"]), meta["hidden"], meta["classes"],
+                                 meta["size"])
+        model.layers.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as error:  # torch's unpickler raises many kinds; all mean a broken file
+        raise ValueError(f"toy_weights: {weights} cannot be read as toy weights with the "
+                         f"architecture in {meta_file.name}: {error}") from error
     return model

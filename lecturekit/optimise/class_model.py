@@ -42,7 +42,7 @@ from lecturekit.optimise.priors import prior_term
 from lecturekit.optimise.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale,
                                             standard_robustness)
 from lecturekit.targets import Logit
-from lecturekit.validation import check_at_least, check_choice, check_real
+from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
 __all__ = ["CLASS_MODEL_RECIPES", "ClassModelRecipe", "ClassModelResult", "class_model",
            "light_robustness", "resolve_classes", "robustness_for"]
@@ -83,12 +83,14 @@ class ClassModelResult:
 
 # --------------------------------------------------------------------------- classes
 
-def resolve_classes(model: LayeredNetwork, classes: ClassLike | Sequence[ClassLike]) -> list[int]:
-    """Class indices for one index or name, or a list of them (``model.class_index``)."""
+def resolve_classes(model: LayeredNetwork, classes: ClassLike | Sequence[ClassLike],
+                    argument: str = "class_index_or_name") -> list[int]:
+    """Class indices for one index or name, or a list of them (``model.class_index``);
+    errors name ``argument``."""
     items = [classes] if isinstance(classes, (int, str)) else list(classes)
     if not items:
-        raise ValueError("class_index_or_name is empty; name at least one class")
-    return [model.class_index(item, "class_index_or_name") for item in items]
+        raise ValueError(f"{argument} is empty; name at least one class")
+    return [model.class_index(item, argument) for item in items]
 
 
 # --------------------------------------------------------------------------- robustness
@@ -179,8 +181,8 @@ def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence
     lr = check_real("lr", chosen.lr if lr is None else lr, "a number > 0 (Adam's learning rate)",
                     lambda v: v > 0)
     check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
-    size = model.input_size if size is None else check_at_least("size", size,
-                                                                model.min_input_size)
+    check_seed(seed)
+    size = model.input_size if size is None else check_side("size", size, model.min_input_size)
     transform = _transform(model, chosen.robust if robust is None else robust)
     if chosen.parameterisation == "fourier":
         init = FourierImage(len(indices), size, seed=seed, device=model.device)

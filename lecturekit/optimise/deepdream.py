@@ -32,7 +32,7 @@ from lecturekit.optimise.loop import octave_sizes, optimise
 from lecturekit.optimise.priors import prior_term
 from lecturekit.optimise.transforms import Jitter
 from lecturekit.targets import LayerL2, Target
-from lecturekit.validation import check_at_least, check_real
+from lecturekit.validation import check_at_least, check_real, check_seed, check_side
 
 __all__ = ["DreamResult", "activation_maximisation", "deepdream", "max_octaves",
            "normalised_step_size"]
@@ -63,6 +63,7 @@ class DreamResult:
 def max_octaves(size: tuple[int, int], octave_scale: float, minimum: int) -> int:
     """How many octaves of ``octave_scale`` fit an image of ``size`` (H, W) whose smallest
     octave must keep ``minimum`` pixels a side (``model.min_input_size``); 0 if none."""
+    check_real("octave_scale", octave_scale, "a number >= 1", lambda s: s >= 1)
     count = 0
     while True:
         try:
@@ -99,7 +100,7 @@ def _as_batch(model: LayeredNetwork, image: ImageLike | torch.Tensor) -> torch.T
         batch = image.detach()
     else:
         batch = model.preprocess.normalise(load_image(image)[None])
-    model.check_batch(batch)
+    model.check_batch(batch, "image")
     return batch.to(model.device)
 
 
@@ -191,9 +192,9 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
     if not isinstance(target, Target):
         raise TypeError(f"target must be a lecturekit.targets.Target or a layer name, got "
                         f"{type(target).__name__}")
-    size = model.input_size if size is None else check_at_least("size", size,
-                                                                model.min_input_size)
+    size = model.input_size if size is None else check_side("size", size, model.min_input_size)
     check_at_least("steps", steps, 1)
+    check_seed(seed)
     for name, value in (("l2", l2), ("tv", tv), ("blur", blur), ("init_std", init_std)):
         check_real(name, value, "a number >= 0", lambda v: v >= 0)
     check_at_least("jitter", jitter, 0)

@@ -45,7 +45,7 @@ from lecturekit.optimise.priors import PRIORS, prior_term
 from lecturekit.optimise.regularisers import alpha_norm
 from lecturekit.optimise.transforms import Compose, Jitter, RandomRotate, RandomScale
 from lecturekit.targets import Blocks, FeatureMatching
-from lecturekit.validation import check_choice
+from lecturekit.validation import check_callable, check_choice, check_real, check_seed
 
 __all__ = ["InversionResult", "RECIPES", "REGULARISER_LABELS", "REGULARISER_NAMES", "Recipe",
            "default_lambda", "invert", "invert_layers", "typical_magnitude"]
@@ -333,15 +333,22 @@ def _transform(regulariser: str, size: int, options: dict[str, Any]) -> Callable
 
 
 def _checked(model: LayeredNetwork, image: torch.Tensor, regulariser: str, lam: float | None,
-             steps: int | None, options: dict[str, Any]) -> tuple[float | None, int | None]:
+             steps: int | None, seed: int,
+             options: dict[str, Any]) -> tuple[float | None, int | None]:
     """Check the arguments :func:`invert` and :func:`invert_layers` share."""
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
         raise TypeError(f"invert() got unknown option(s) {', '.join(unknown)}; valid options "
                         f"are: {', '.join(OPTION_NAMES)}")
     check_choice("regulariser", regulariser, REGULARISER_NAMES)
-    model.check_batch(image)
+    model.check_batch(image, "image")
     _recipe(options.get("recipe", "kit"))
+    check_seed(seed)
+    if "init_std" in options:
+        check_real("init_std", options["init_std"], "a number >= 0", lambda v: v >= 0)
+    if options.get("callback") is not None:
+        check_callable("callback", options["callback"], "None or a callable "
+                       "callback(step, image, record)")
     return _check_lam(lam), _check_steps(steps)
 
 
@@ -456,7 +463,7 @@ def invert(model: LayeredNetwork, image: torch.Tensor, layer: str, *,
     (``"robust"``), ``init_std`` (std of the random start), ``callback``
     (passed to the loop).
     """
-    lam, steps = _checked(model, image, regulariser, lam, steps, options)
+    lam, steps = _checked(model, image, regulariser, lam, steps, seed, options)
     layer = model.check_layer(layer)
     return _invert_blocks(model, image, [layer], regulariser=regulariser, lam=lam, steps=steps,
                           seed=seed, progress=progress, options=options)[layer]
@@ -476,7 +483,7 @@ def invert_layers(model: LayeredNetwork, image: torch.Tensor,
     steps (each result's ``history`` is then the whole batch's). ``batched=False``
     inverts one layer after the other, with one progress bar over the layers.
     """
-    lam, steps = _checked(model, image, regulariser, lam, steps, options)
+    lam, steps = _checked(model, image, regulariser, lam, steps, seed, options)
     names = model.layer_names if layers is None else layers
     layers = list(dict.fromkeys(model.check_layer(name) for name in names))
     if not layers:

@@ -57,7 +57,7 @@ class FeatureStatisticsPrior:
         layer = model.check_layer(showcase(model).prior_layer if layer is None else layer)
         if reference_images is None:
             reference_images = natural_images(model)
-        model.check_batch(reference_images)
+        model.check_batch(reference_images, "reference_images")
         self.model = model
         self.layer = layer
         with torch.no_grad():

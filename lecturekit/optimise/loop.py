@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.targets import Target
-from lecturekit.validation import check_at_least, check_choice, check_int, check_real
+from lecturekit.validation import (check_at_least, check_callable, check_choice, check_int,
+                                   check_real, check_seed)
 
 Regulariser = Callable[[torch.Tensor], torch.Tensor]
 Weight = float | torch.Tensor
@@ -53,9 +54,13 @@ class OptimisationResult:
 
 
 def _check_weight(name: str, weight: Weight) -> None:
-    values = torch.as_tensor(weight, dtype=torch.float64)
+    try:
+        values = torch.as_tensor(weight, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        values = torch.tensor(float("nan"))
     if not torch.isfinite(values).all() or (values < 0).any():
-        raise ValueError(f"the weight (lambda) of {name} must be >= 0, got {weight!r}")
+        raise ValueError(f"the weight (lambda) of {name} must be >= 0, got {weight!r}; give a "
+                         f"finite number or one per image")
 
 
 def pixel_bounds(model: LayeredNetwork, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,9 +109,16 @@ def _phases(steps: int | None, lr: float | None,
         if steps is None or lr is None:
             raise ValueError("give steps and lr, or a schedule of (steps, lr) phases")
         schedule = [(steps, lr)]
+    try:
+        pairs = [tuple(phase) for phase in schedule]
+    except TypeError:
+        pairs = []
+    if not pairs or any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"schedule must be a non-empty list of (steps, lr) pairs, got "
+                         f"schedule={schedule!r}")
     return [(check_at_least("steps", n, 1),
              check_real("lr", rate, "a number > 0 (the learning rate)", lambda v: v > 0))
-            for n, rate in schedule]
+            for n, rate in pairs]
 
 
 def _record(step: int, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -135,8 +147,10 @@ def _check_objective(model: LayeredNetwork, objective: Target, terms: Sequence[T
                         f"{type(objective).__name__}")
     for layer in objective.layers:
         model.check_layer(layer)
-    for term in terms:
+    for index, term in enumerate(terms):
         _check_weight(term.name, term.weight)
+        check_callable(f"terms[{index}].function", term.function,
+                       "a regulariser R(x), one value per image")
 
 
 def _run(render: Callable[[], torch.Tensor], parameters: list[torch.Tensor],
@@ -216,6 +230,12 @@ def optimise(model: LayeredNetwork, objective: Target,
     _check_objective(model, objective, terms)
     check_choice("optimiser", optimiser, OPTIMISERS)
     check_real("momentum", momentum, "a number in [0, 1)", lambda m: 0 <= m < 1)
+    check_seed(seed)
+    for name, value, valid in (("transform", transform, "t(x, generator)"),
+                               ("callback", callback, "callback(step, image, record)"),
+                               ("forward", forward, "forward(x) -> activations")):
+        if value is not None:
+            check_callable(name, value, f"None or a callable {valid}")
     phases = _phases(steps, lr, schedule)
     if forward is None:
         def forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -230,7 +250,7 @@ def optimise(model: LayeredNetwork, objective: Target,
                   lambda n: n == 1)
         sizes = [(init.size, init.size)]
     else:
-        model.check_batch(init)
+        model.check_batch(init, "init")
         sizes = octave_sizes(tuple(init.shape[-2:]), octaves, octave_scale,
                              model.min_input_size)
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lecturekit.validation import check_at_least, check_real
+from lecturekit.devices import resolve_device
+from lecturekit.validation import check_at_least, check_real, check_seed, check_side
 
 __all__ = ["COLOUR_CORRELATION", "FourierImage", "GAIN", "colour_matrix", "frequency_scale"]
 
@@ -69,8 +70,10 @@ class FourierImage(nn.Module):
                  decorrelate: bool = True, device: torch.device | str | None = None) -> None:
         super().__init__()
         self.n = check_at_least("n", n, 1)
-        self.size = check_at_least("size", size, 2)
+        self.size = check_side("size", size, 2)
         check_real("std", std, "a number >= 0", lambda v: v >= 0)
+        check_seed(seed)
+        device = None if device is None else resolve_device(device)
         self.register_buffer("scale", frequency_scale(size, size, device=device),
                              persistent=False)
         colours = colour_matrix(device=device) if decorrelate else torch.eye(3, device=device)

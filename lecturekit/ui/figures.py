@@ -92,6 +92,9 @@ def write_figures(model: LayeredNetwork, out_dir: str | Path,
     """
     names = check_names(names)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir must be a folder (made when missing), got the file "
+                         f"{str(out_dir)!r}")
     paths = [out_dir / f"{name}.png" for name in names]
     existing = [path for path in paths if path.exists()]
     if existing and not overwrite:

@@ -68,6 +68,9 @@ def show_images(images: Sequence[torch.Tensor | np.ndarray], titles: Sequence[st
 def save_figure(figure: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write ``figure`` to ``path`` (format from the suffix) and close it."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path must be in an existing folder, got {str(path)!r}, whose "
+                                f"folder {str(path.parent)!r} does not exist")
     figure.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(figure)
     return path

@@ -61,7 +61,7 @@ class DreamExplorer(widgets.VBox):
                  layer: str | None = None, octaves: int | None = None, seed: int = 0,
                  scale: int = 2, auto: bool = True) -> None:
         _check_single_image(batch)
-        model.check_batch(batch)
+        model.check_batch(batch, "batch")
         layer = model.check_layer(showcase(model).deep if layer is None else layer)
         check_at_least("steps", steps, 1)
         check_at_least("scale", scale, 1)

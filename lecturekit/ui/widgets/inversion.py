@@ -69,7 +69,7 @@ class InversionExplorer(widgets.VBox):
         if bad or not regularisers:
             raise ValueError(f"unknown regulariser(s) {bad or regularisers}; valid regularisers "
                              f"are: {', '.join(REGULARISER_NAMES)}")
-        model.check_batch(image)
+        model.check_batch(image, "image")
         super().__init__()
         self.model = model
         self.image = image[:1].detach()
