@@ -21,12 +21,12 @@ TRANSFORMED_FLOOR = 0.98
 
 @pytest.fixture(scope="module")
 def recorded(toy_model):
-    """class_model_claims once, keeping the two class-model runs it makes (plain, robust)."""
+    """class_model_claims once, keeping the two class-model runs it makes, by recipe."""
     runs = {}
 
     def recording(*args, **kwargs):
         result = original(*args, **kwargs)
-        runs[bool(kwargs.get("robust", False))] = result
+        runs[kwargs["recipe"]] = result
         return result
 
     original = claims_module.class_model
@@ -45,11 +45,11 @@ def claims(recorded):
 
 def _logit(model, image, index):
     with torch.no_grad():
-        return Logit(index)(model.activations(image, ("fc8",)))
+        return Logit(index)(model.activations(image, ("logits",)))
 
 
 def test_two_steps_change_the_image_and_raise_the_score(toy_model):
-    result = class_model(toy_model, "ring", steps=2, progress=False)
+    result = class_model(toy_model, "ring", recipe="plain", steps=2, progress=False)
     assert isinstance(result, ClassModelResult)
     assert result.names == ["ring"] and result.classes == [4]
     assert result.image.shape == (1, 3, 128, 128)
@@ -72,14 +72,14 @@ def test_deterministic_by_seed_and_weights_untouched(toy_model):
 
 
 def test_every_toy_class_reaches_its_class(toy_model, recorded):
-    """One batch, one image per class (the default recipe, as class_model_claims runs it);
-    both plain and robust reach p >= 0.99."""
+    """One batch, one image per class (as class_model_claims runs it); both the plain and
+    the robust-pixel recipe reach p >= 0.99."""
     runs, _ = recorded
-    assert set(runs) == {False, True}
-    for robust, result in runs.items():
+    assert set(runs) == {"plain", "robust-pixel"}
+    for recipe, result in runs.items():
         assert result.names == list(toy_model.classes)
         assert result.image.shape == (len(toy_model.classes), 3, 128, 128)
-        assert (result.probability >= PROBABILITY_FLOOR).all(), (robust, result.probability)
+        assert (result.probability >= PROBABILITY_FLOOR).all(), (recipe, result.probability)
         with torch.no_grad():
             winners = toy_model(result.image).argmax(1).tolist()
         assert winners == list(range(len(toy_model.classes)))
@@ -138,7 +138,7 @@ def test_class_names_resolve_and_unknown_names_say_what_exists(toy_model):
     (dict(steps=0), "steps must be a whole number >= 1, got steps=0"),
     (dict(steps=2.5), "steps must be a whole number >= 1, got steps=2.5"),
     (dict(robust="yes"), "robust must be False, True or a transform"),
-    (dict(size=32), "size must be a whole number >= 63, got size=32"),
+    (dict(size=32), "size must be a whole number in 63..4096 \(pixels\), got size=32"),
 ])
 def test_bad_arguments_are_named(toy_model, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -28,7 +28,7 @@ def explorer(toy_model):
 
 
 def test_is_a_widget_with_the_promised_parts(explorer):
-    assert isinstance(explorer, widgets.VBox) and explorer.widget is explorer
+    assert isinstance(explorer, widgets.VBox)
     assert isinstance(explorer.layer, widgets.SelectionSlider)
     assert isinstance(explorer.lam, widgets.FloatLogSlider)
     assert isinstance(explorer.regulariser, widgets.Dropdown)
@@ -74,7 +74,7 @@ def test_regulariser_lambda_and_parameter(explorer):
 
 def test_run_button_recomputes(explorer):
     count = explorer.compute_count
-    explorer.run.click()
+    explorer.run_button.click()
     assert explorer.compute_count == count + 1
 
 
