@@ -43,6 +43,7 @@ from typing import Any
 
 import torch
 
+from lecturekit import scenes
 from lecturekit.devices import resolve_device
 from lecturekit.examples import inversion_image
 from lecturekit.models import ALEXNET_LAYERS, LayeredNetwork, load_model
@@ -54,7 +55,7 @@ __all__ = ["BenchSettings", "QUICK", "FULL", "run_bench", "floor_and_loop_second
            "overhead", "recipe_comparison", "notebook_seconds", "inversion_grid",
            "format_table"]
 
-PARTS: tuple[str, ...] = ("overhead", "recipes", "notebooks", "grid")
+PARTS: tuple[str, ...] = ("overhead", "recipes", "scenes", "notebooks", "grid")
 ERROR_GOAL = 0.2
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -304,6 +305,18 @@ def inversion_grid(device: str, layers: Sequence[str] = ALEXNET_LAYERS,
     return report
 
 
+# --------------------------------------------------------------------------- scenes
+
+def scene_milliseconds(count: int = 40) -> float:
+    """Milliseconds to draw one 128-pixel toy scene with its mask (``train-toy`` draws its
+    data on the fly, so this bounds its speed; the aim is under 30 ms)."""
+    scenes.make_scene(0)
+    start = time.perf_counter()
+    for seed in range(1, count + 1):
+        scenes.make_scene(seed)
+    return 1e3 * (time.perf_counter() - start) / count
+
+
 # --------------------------------------------------------------------------- all of it
 
 def machine() -> dict[str, Any]:
@@ -339,6 +352,9 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
                                     settings.budgets)
         results["recipes"] = recipes
         results["recipes_kit_speedup"] = kit_speedup(recipes)
+    if "scenes" in parts:
+        log("scenes: drawing toy scenes ...")
+        results["scene_ms"] = scene_milliseconds()
     if "notebooks" in parts:
         paths = notebook_paths() if notebooks is None else [Path(p) for p in notebooks]
         missing = [str(p) for p in paths if not p.is_file()]
@@ -377,6 +393,8 @@ def format_table(results: dict[str, Any]) -> str:
                 lines.append(f"| {label} | {layer} | {row['floor_ms']:.2f} | "
                              f"{row['loop_ms']:.2f} | {row['ratio']:.2f} |")
         lines.append("")
+    if "scene_ms" in results:
+        lines += [f"Toy scenes: {results['scene_ms']:.1f} ms to draw one (target < 30 ms).", ""]
     if "recipes" in results:
         budgets = list(next(iter(next(iter(results["recipes"].values())).values()))["error_at"])
         goal_key = f"steps_to_{ERROR_GOAL:g}"

@@ -40,7 +40,7 @@ from lecturekit.measure.class_model_claims import transformed_probability
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.similarity import psnr, ssim
 from lecturekit.models import (LayeredNetwork, layer_table, load_model, top_predictions)
-from lecturekit.optimise.class_model import class_model
+from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
 from lecturekit.optimise.deepdream import (activation_maximisation, deepdream, max_octaves,
                                            normalised_step_size)
 from lecturekit.optimise.inversion import (RECIPES, REGULARISER_LABELS, REGULARISER_NAMES,
@@ -60,7 +60,7 @@ __version__ = "0.1.0"
 _LAZY = {"plot": "lecturekit.ui.plot", "widgets": "lecturekit.ui.widgets"}
 
 __all__ = [
-    "CAT_CLASS", "CLASS_MODEL_CLASSES", "Channel", "Compose", "Example", "FeatureMatching",
+    "CAT_CLASS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "Compose", "Example", "FeatureMatching",
     "FeatureStatisticsPrior", "Jitter", "Layer", "LayerL2", "LayeredNetwork", "Logit", "Neuron",
     "PRIORS", "Pad", "Preprocessing", "Probability", "RECIPES", "REGULARISER_LABELS",
     "REGULARISER_NAMES", "RULES", "RandomRotate", "RandomScale", "Target", "Term",

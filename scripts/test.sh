@@ -2,8 +2,10 @@
 # The whole test suite: set everything up (first run only), then the unit tests and
 # every notebook in notebooks/ and solutions/ under nbval (cells marked
 # NBVAL_CHECK_OUTPUT are compared with their committed outputs).
-# Extra arguments go to pytest.
+# Extra arguments go to pytest; LECTUREKIT_TEST_PATHS narrows what is collected
+# (default: "tests notebooks solutions").
 . "$(dirname "$0")/_venv.sh" test
 export MPLBACKEND=Agg
 export LECTUREKIT_MODEL=toy  # the checked notebook outputs are the toy model's
-exec python -m pytest --nbval-lax --nbval-current-env tests notebooks solutions "$@"
+# shellcheck disable=SC2086  # the paths are meant to split
+exec python -m pytest --nbval-lax --nbval-current-env ${LECTUREKIT_TEST_PATHS:-tests notebooks solutions} "$@"

@@ -64,6 +64,7 @@ def test_quick_run_reports_every_key(quick_results):
     memory = quick_results["inversion_grid_memory"]
     assert memory["rss_peak_mib"] >= memory["rss_before_mib"] > 0
     assert quick_results["machine"]["device"] == "cpu"
+    assert quick_results["scene_ms"] > 0
 
 
 def test_notebooks_are_timed_and_failures_named(quick_results):

@@ -1,7 +1,6 @@
 """Tests for lecturekit.scenes, the procedural scenes with object masks."""
 
 import dataclasses
-import time
 from collections import Counter
 
 import numpy as np
@@ -297,15 +296,3 @@ def test_numpy_integers_are_accepted():
 def test_bad_test_seeds_arguments(n, offset):
     with pytest.raises(ValueError):
         test_seeds(n, offset)
-
-
-# --------------------------------------------------------------------------- speed
-
-
-def test_generation_is_fast():
-    make_scene(0)
-    start = time.perf_counter()
-    for seed in range(40):
-        make_scene(seed)
-    per_scene = (time.perf_counter() - start) / 40
-    assert per_scene < 0.03, f"{per_scene * 1e3:.1f} ms per scene"
