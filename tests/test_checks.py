@@ -67,8 +67,8 @@ def not_filled(*args, **kwargs):
 
 # --------------------------------------------------------------------------- whole network
 
-def relu_swapper(rule, names=None, restore=True, use_finally=True, replacement=None):
-    """A student's context manager: every nn.ReLU (or those named) swapped for ``rule``."""
+def rule_function(rule):
+    """A student's autograd Function: a ReLU forward, ``rule(f_in, r_out)`` backward."""
 
     class Function(torch.autograd.Function):
         @staticmethod
@@ -80,6 +80,13 @@ def relu_swapper(rule, names=None, restore=True, use_finally=True, replacement=N
         def backward(ctx, r_out):
             (f_in,) = ctx.saved_tensors
             return rule(f_in, r_out)
+
+    return Function
+
+
+def relu_swapper(rule, names=None, restore=True, use_finally=True, replacement=None):
+    """A student's context manager: every nn.ReLU (or those named) swapped for ``rule``."""
+    Function = rule_function(rule)
 
     class Module(nn.Module):
         def forward(self, x):
@@ -131,16 +138,7 @@ def hook_version(remove=True, on_output=False):
     return guided_backprop
 
 
-class _GuidedFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, f_in):
-        ctx.save_for_backward(f_in)
-        return f_in.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, r_out):
-        (f_in,) = ctx.saved_tensors
-        return guided(f_in, r_out)
+_GuidedFunction = rule_function(guided)
 
 
 def patching_relu_forward(use_finally=True):
@@ -163,17 +161,24 @@ def patching_relu_forward(use_finally=True):
 
 
 @contextmanager
+def _guided_in(slots):
+    """Guided ReLUs in the given (parent, name, child) slots, restored on exit."""
+    try:
+        for parent, name, _ in slots:
+            setattr(parent, name, relu._RuleReLU(guided))
+        yield
+    finally:
+        for parent, name, child in slots:
+            setattr(parent, name, child)
+
+
+@contextmanager
 def guided_by_layer_names(model):
     """Finds the ReLUs by AlexNet's names: works on the toy only."""
     slots = [(parent, name, child) for parent in model.modules()
              for name, child in parent.named_children() if name.startswith("relu")]
-    try:
-        for parent, name, _ in slots:
-            setattr(parent, name, relu._RuleReLU(guided))
+    with _guided_in(slots):
         yield model
-    finally:
-        for parent, name, child in slots:
-            setattr(parent, name, child)
 
 
 @contextmanager
@@ -181,13 +186,8 @@ def guided_two_levels(model):
     """Looks at the model's children and grandchildren only."""
     parents = [model, *model.children()]
     slots = [(p, n, c) for p in parents for n, c in p.named_children() if isinstance(c, nn.ReLU)]
-    try:
-        for parent, name, _ in slots:
-            setattr(parent, name, relu._RuleReLU(guided))
+    with _guided_in(slots):
         yield model
-    finally:
-        for parent, name, child in slots:
-            setattr(parent, name, child)
 
 
 def conv_relus_only(model):
