@@ -37,6 +37,7 @@ from lecturekit.gradient.top9 import most_active_channel, receptive_field, top9
 from lecturekit.images import Preprocessing, load_image, sample_image
 from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.measure.class_model_claims import transformed_probability
+from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.similarity import psnr, ssim
 from lecturekit.models import (LayeredNetwork, layer_table, load_model, top_predictions)
@@ -71,7 +72,7 @@ __all__ = [
     "localisation_table", "low_pass_penalty", "max_octaves", "most_active_channel",
     "normalised_step_size", "optimise", "pixel_bounds", "plot", "prior_term", "psnr",
     "receptive_field", "reference_images", "relu_backward", "saliency_map", "sample_image",
-    "scene_accuracy", "scenes", "showcase", "ssim", "standard_robustness", "top9",
+    "scene_accuracy", "scenes", "showcase", "spearman", "ssim", "standard_robustness", "top9",
     "top9_images", "top_predictions", "total_variation", "transformed_probability",
     "wavelet_sparsity", "widgets",
 ]

@@ -52,16 +52,19 @@ the image the notebooks invert)."""
 @dataclass(frozen=True)
 class Showcase:
     """Layers worth showing on one architecture: an ``early`` and a ``deep`` layer for
-    DeepDream and the top-9 view, and the layer whose channel statistics the learned
-    prior matches (``prior_layer``)."""
+    gradients, DeepDream and the top-9 view, the layer whose channel statistics the learned
+    prior matches (``prior_layer``), and the output of the last convolutional block
+    (``last_conv``, the layer the lecture's anonymisation warning is about)."""
     early: str
     deep: str
     prior_layer: str
+    last_conv: str
 
 
 SHOWCASE: dict[str, Showcase] = {
-    "alexnet": Showcase(early="relu2", deep="conv5", prior_layer="conv4"),
-    "efficientnet": Showcase(early="stage2", deep="stage5", prior_layer="stage3"),
+    "alexnet": Showcase(early="relu2", deep="conv5", prior_layer="conv4", last_conv="pool5"),
+    "efficientnet": Showcase(early="stage2", deep="stage5", prior_layer="stage3",
+                             last_conv="head"),
 }
 """The showcase layers per architecture (``model.architecture``)."""
 

@@ -80,8 +80,9 @@ class LayeredNetwork(nn.Module):
         if layer == LOGITS:
             return self.output_layer
         if not isinstance(layer, str) or layer not in self.layers:
+            alias = "" if self.output_layer == LOGITS else f" (or {LOGITS!r})"
             raise ValueError(f"unknown layer {layer!r} for model {self.name!r}; valid layer names "
-                             f"are: {', '.join(self.layer_names)} (or {LOGITS!r})")
+                             f"are: {', '.join(self.layer_names)}{alias}")
         return layer
 
     def depth(self, layer: str) -> int:

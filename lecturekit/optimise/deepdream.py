@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from lecturekit.examples import showcase
 from lecturekit.images import ImageLike, load_image
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import octave_sizes, optimise
@@ -119,7 +120,7 @@ def _result(model: LayeredNetwork, target: Target, optimised) -> DreamResult:
 
 # --------------------------------------------------------------------------- DeepDream
 
-def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str = "conv5", *,
+def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str | None = None, *,
               objective: Target | None = None, octaves: int = 4, octave_scale: float = 1.4,
               steps: int = 10, step_size: float = 1.5, jitter: int = 32, seed: int = 0,
               progress: bool = True) -> DreamResult:
@@ -128,7 +129,9 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
     ``image`` is a picture in [0, 1] (a path, PIL image, array or (3, H, W)
     tensor, used at its own size) or a normalised batch (N, 3, H, W) as
     ``model.preprocess`` makes it. The objective is ``1/2 ||a||^2`` of
-    ``layer`` (:class:`~lecturekit.targets.LayerL2`); pass ``objective`` (for
+    ``layer`` (:class:`~lecturekit.targets.LayerL2`; None: the architecture's deep
+    showcase layer, ``conv5`` on the AlexNets, ``stage5`` on EfficientNet-Lite0,
+    :data:`lecturekit.examples.SHOWCASE`); pass ``objective`` (for
     example ``Channel("conv5", 7)`` or ``Neuron("fc8", 3)``) to dream of one
     map or unit instead, then ``layer`` is ignored.
 
@@ -141,6 +144,8 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
     the roll, so the step lands unshifted); afterwards the pixels are clipped
     to the valid range.
     """
+    if layer is None:
+        layer = showcase(model).deep
     target = LayerL2(model.check_layer(layer)) if objective is None else objective
     if not isinstance(target, Target):
         raise TypeError(f"objective must be a lecturekit.targets.Target such as Channel or "
