@@ -88,7 +88,10 @@ def _free_port() -> int:
 
 def _copy_notebook(root: Path) -> None:
     """Copy the notebook under test into ``root`` without outputs or saved widget state,
-    so that whatever the browser shows was made by this run."""
+    so that whatever the browser shows was made by this run; the stored figures its
+    markdown shows come along (a missing one is a console error)."""
+    import shutil
+
     import nbformat
     notebook = nbformat.read(ROOT / "notebooks" / NOTEBOOK, as_version=4)
     for cell in notebook.cells:
@@ -96,6 +99,7 @@ def _copy_notebook(root: Path) -> None:
             cell.outputs, cell.execution_count = [], None
     notebook.metadata.pop("widgets", None)
     nbformat.write(notebook, root / NOTEBOOK)
+    shutil.copytree(ROOT / "notebooks" / "figures", root / "figures")
 
 
 def _write_lab_settings(settings: Path) -> None:
