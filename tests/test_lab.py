@@ -80,3 +80,11 @@ def test_other_commands_still_refuse_unknown_options():
     result = subprocess.run([sys.executable, "-m", "lecturekit", "doctor", "--port", "1"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "unrecognized arguments: --port 1" in result.stderr
+
+
+def test_lab_sh_runs_the_lab_command_and_the_readme_shows_its_teacher_option():
+    from readme_support import section
+
+    lines = (ROOT / "scripts" / "lab.sh").read_text().splitlines()
+    assert lines[-1] == 'exec python -m lecturekit lab "$@"'
+    assert "bash scripts/lab.sh --hide-solutions" in section("For teachers")

@@ -1,7 +1,8 @@
 """The presentation mode: the page, the figure gallery, and Voilà serving the page to Chromium.
 
-The browser test runs the README's command, ``python -m lecturekit present --model toy``
-(with a port and no browser), from a folder that is not the checkout, with
+The browser test runs the README's command line
+``python -m lecturekit present --model toy --no-browser --port 8866`` (on a free port,
+listening on 127.0.0.1 only) from a folder that is not the checkout, with
 ``LECTUREKIT_MODEL`` set to another network so that ``--model`` has to win. It checks
 that the page shows the explorers and the gallery but no code, and that moving the
 inversion explorer's layer slider changes the picture and the caption. Helpers and the
@@ -11,6 +12,7 @@ rules for artifacts and skipping are in tests/browser_support.py.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from browser_support import artifacts, browser  # noqa: F401  (fixtures)
 from browser_support import (INVERSION, INVERSION_CAPTION, Browser, artifacts_folder,
                              evidence_on_failure, free_port, jupyter_environment,
                              move_layer_slider, require_browser, serve)
+from readme_support import commands, section
 
 from lecturekit.course import present
 
+README_COMMAND = "python -m lecturekit present --model toy --no-browser --port"
 PAGE_TIMEOUT_MS = 300_000   # Voilà runs the whole page (model, two explorers, one figure) first
 
 
@@ -43,10 +47,17 @@ def test_the_page_ships_with_the_package_and_builds_everything_through_lk():
     assert present.PAGE.parent == Path(present.__file__).parent  # package data, not the checkout
 
 
+def test_the_readme_shows_the_command_the_browser_test_runs():
+    assert f"{README_COMMAND} 8866" in commands(section("For teachers"), "python")
+
+
 def test_voila_serves_the_page_with_the_options_given():
     command = present.voila_command(["--port=8866", "--no-browser"])
-    assert command == [sys.executable, "-m", "voila", str(present.PAGE), "--port=8866",
-                       "--no-browser"]
+    assert command[:4] == [sys.executable, "-m", "voila", str(present.PAGE)]
+    assert command[-2:] == ["--port=8866", "--no-browser"]
+    allowed = [arg.split("=", 1)[1] for arg in command[4:-2]]
+    assert all(arg.startswith("--VoilaConfiguration.extension_allowlist=") for arg in command[4:-2])
+    assert "@jupyter-widgets/jupyterlab-manager" in allowed and "@jupyter/nbgrader" not in allowed
 
 
 def test_the_gallery_draws_each_figure_once(toy_model):
@@ -90,11 +101,17 @@ def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Bro
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = jupyter_environment(tmp_path / "jupyter-home", LECTUREKIT_MODEL="alexnet-random")
-    command = [sys.executable, "-m", "lecturekit", "present", "--model", "toy", "--no-browser",
-               f"--port={port}", "--Voila.ip=127.0.0.1"]
+    line = next(line for line in commands(section("For teachers"), "python")
+                if line.startswith(README_COMMAND))  # the README's line, on a free port
+    command = [sys.executable, *shlex.split(line.replace("8866", str(port)))[1:],
+               "--Voila.ip=127.0.0.1"]
     log = artifacts_folder(tmp_path) / "voila.log"
     page = browser.page
     page.set_default_timeout(PAGE_TIMEOUT_MS)
+    # Voilà's page template asks a CDN for an icon font; offline (as here, and in many lecture
+    # halls) that request fails and the icons are missing, which the page does not need
+    page.route("https://cdn.jsdelivr.net/**",
+               lambda route: route.fulfill(status=200, content_type="text/css", body=""))
     with serve(command, f"{url}/voila/static/voila.js", log, tmp_path, env), \
             evidence_on_failure(browser, artifacts, INVERSION):
         page.goto(url, wait_until="commit")

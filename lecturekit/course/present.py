@@ -22,11 +22,18 @@ __all__ = ["PAGE", "add_subcommand", "voila_command"]
 
 PAGE = Path(__file__).with_name("present.ipynb")
 """The presentation page (installed with the package, so the command works from any folder)."""
+LAB_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager7",
+                  "@voila-dashboards/widgets-manager8")
+"""The JupyterLab extensions the page loads: the widgets and Voilà's widget managers (for
+ipywidgets 7 and 8). Voilà would otherwise load every extension installed for
+JupyterLab, and those built for a newer JupyterLab than Voilà's own (nbgrader's,
+Notebook 7's) fail in the browser."""
 
 
 def voila_command(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The command line that serves :data:`PAGE` with Voilà; ``extra`` goes to ``voila``."""
-    return [sys.executable, "-m", "voila", str(PAGE), *extra]
+    allow = [f"--VoilaConfiguration.extension_allowlist={name}" for name in LAB_EXTENSIONS]
+    return [sys.executable, "-m", "voila", str(PAGE), *allow, *extra]
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -49,8 +56,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     """Add ``present [--model NAME] [voila options]`` to a command line; unknown options are
     handed to ``voila`` (``args.run(args, extra)``)."""
     parser = subparsers.add_parser(
-        "present", allow_abbrev=False, help="the explorers and figures as a code-free page (Voilà)",
-        description=__doc__.split("\n\n")[0] + " Other options go to `voila`.")
+        "present", allow_abbrev=False,
+        help="the explorers and figures as a code-free page (Voilà)", description=__doc__.split("\n\n")[0] + " Other options go to `voila`.")
     parser.add_argument("--model", choices=MODEL_NAMES, default=None,
                         help="network to show (default: $LECTUREKIT_MODEL, else auto)")
     parser.set_defaults(run=_run, passes_extra=True)
