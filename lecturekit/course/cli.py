@@ -50,7 +50,7 @@ def doctor(_: argparse.Namespace) -> int:
         print(f"model alexnet available: ImageNet weights cached at {where}")
     else:
         print(f"model alexnet not cached: `python -m lecturekit fetch-weights` would download "
-              f"{models._imagenet_weights().url} (about 233 MB) to {where}")
+              f"{models.imagenet_weights_url()} (about 233 MB) to {where}")
     print(f"model auto    would use {'alexnet' if cached else 'toy (unless the download works)'}")
     return 0
 
