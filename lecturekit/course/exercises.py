@@ -192,8 +192,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if problems:
-        print(f"exercises/ or the nbgrader metadata is out of sync with solutions/ ({len(problems)} "
-              f"problem{'s' if len(problems) != 1 else ''}):", file=sys.stderr)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        print(f"exercises/ or the nbgrader metadata is out of sync with solutions/ ({count}):",
+              file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         print("edit solutions/ only, then run: python -m lecturekit exercises build",

@@ -41,7 +41,8 @@ def lab_arguments(root: str | Path, hide_solutions: bool = False) -> list[str]:
     if hide_solutions:
         from jupyter_server.services.contents.manager import ContentsManager
 
-        globs = [*ContentsManager.class_traits()["hide_globs"].default(), *HIDDEN_FOR_STUDENTS]
+        defaults = ContentsManager.class_traits()["hide_globs"].default()
+        globs = [*defaults, *HIDDEN_FOR_STUDENTS]
         arguments.append(f"--ContentsManager.hide_globs={globs!r}")
     return arguments
 
