@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set everything up (first run only) and open JupyterLab on notebooks/.
-# Extra arguments go to `jupyter lab` (for example --no-browser --port 8899).
+# The main job: set everything up (first run only) and open JupyterLab on the whole
+# checkout, on its landing page START_HERE.ipynb (lecture notebooks, exercises, how to
+# check them). --hide-solutions hides solutions/ from the file browser; other arguments
+# go to `jupyter lab` (for example --no-browser --port 8899).
 . "$(dirname "$0")/_venv.sh" lab
 python -m lecturekit doctor | grep -E "^model" || true
-root_flag=()
-[ "$(id -u)" = 0 ] && root_flag=(--allow-root)
-exec jupyter lab --notebook-dir="$root/notebooks" "${root_flag[@]}" "$@"
+exec python -m lecturekit lab "$@"

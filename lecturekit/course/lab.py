@@ -1,0 +1,77 @@
+"""JupyterLab on the whole course folder, opened on the landing page: what
+``bash scripts/lab.sh`` (``python -m lecturekit lab``) runs.
+
+The server's root is the course folder (the checkout), not ``notebooks/``:
+a Jupyter server serves nothing above its root, so a student must be able to
+reach ``notebooks/``, ``exercises/`` and the landing page
+:data:`LANDING_PAGE` from one file browser. The browser opens on the landing
+page, which links the lecture notebooks and the homework.
+
+``--hide-solutions`` adds ``solutions`` to the server's ``hide_globs``: the
+folder disappears from the file browser, and nothing more. Students who have
+the repository have the files; to keep solutions from students, hand out
+only ``exercises/`` or release the homework with nbgrader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lecturekit.course.folders import course_folder
+
+__all__ = ["HIDDEN_FOR_STUDENTS", "LANDING_PAGE", "add_subcommand", "lab_arguments"]
+
+LANDING_PAGE = "START_HERE.ipynb"
+"""The notebook at the course folder's root that the Lab opens on."""
+HIDDEN_FOR_STUDENTS = ("solutions",)
+"""What ``--hide-solutions`` hides from the file browser."""
+
+
+def lab_arguments(root: str | Path, hide_solutions: bool = False) -> list[str]:
+    """The options of ``jupyter lab`` that serve the course folder ``root``: the server's root,
+    the landing page to open (when ``root`` has one), and, when asked, the solutions hidden from
+    the file browser (added to jupyter_server's default ``hide_globs``)."""
+    root = Path(root).resolve()
+    arguments = [f"--ServerApp.root_dir={root}"]
+    if (root / LANDING_PAGE).is_file():
+        arguments.append(f"--ServerApp.file_to_run={root / LANDING_PAGE}")
+    if hide_solutions:
+        from jupyter_server.services.contents.manager import ContentsManager
+
+        defaults = ContentsManager.class_traits()["hide_globs"].default()
+        globs = [*defaults, *HIDDEN_FOR_STUDENTS]
+        arguments.append(f"--ContentsManager.hide_globs={globs!r}")
+    return arguments
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    """Replace this process by ``jupyter lab`` on the course folder (never returns on success)."""
+    try:
+        root = Path(args.root) if args.root else course_folder("notebooks")
+    except FileNotFoundError as error:
+        print(f"error: {error} (or pass --root)", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "jupyter", "lab", *lab_arguments(root, args.hide_solutions)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        command.append("--allow-root")  # containers often run as root
+    os.execv(sys.executable, [*command, *extra])
+    return 0  # pragma: no cover - execv does not return
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``lab [--hide-solutions] [--root DIR] [jupyter lab options]`` to a command line;
+    unknown options are handed to ``jupyter lab`` (``args.run(args, extra)``)."""
+    parser = subparsers.add_parser(
+        "lab", allow_abbrev=False, help="JupyterLab on the course folder, opened on its landing page",
+        description=__doc__.split("\n\n")[0] + " Other options go to `jupyter lab`.")
+    parser.add_argument("--hide-solutions", action="store_true",
+                        help="hide solutions/ from the file browser (not a protection: see "
+                             "the README's section for teachers)")
+    parser.add_argument("--root", metavar="DIR", default=None,
+                        help="course folder (default: the folder around the current directory "
+                             "that has notebooks/)")
+    parser.set_defaults(run=_run, passes_extra=True)
+    return parser

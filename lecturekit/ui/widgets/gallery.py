@@ -1,0 +1,98 @@
+"""A gallery of the lecture's figures: pick one from a list, see it drawn for the model.
+
+:class:`FigureGallery` shows the figures of :data:`lecturekit.ui.figures.FIGURES`
+(the ones ``python -m lecturekit figures`` writes) one at a time, for the
+presentation page (``python -m lecturekit present``) and for notebooks. A figure
+is drawn the first time it is chosen and kept, so going back to it is instant;
+the first one is drawn when the gallery is built.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from lecturekit.models import LayeredNetwork
+from lecturekit.ui.figures import FIGURES, check_names
+from lecturekit.ui.widgets.common import plain_text
+
+__all__ = ["FigureGallery", "figure_gallery"]
+
+
+def figure_title(name: str) -> str:
+    """The name of figure ``name`` as the gallery lists it (``"inversion_grid"`` ->
+    ``"inversion grid"``)."""
+    return name.replace("_", " ")
+
+
+def figure_summary(name: str) -> str:
+    """The first paragraph of the docstring of the function that draws figure ``name``, as
+    plain text: the figure's caption, written once."""
+    paragraph = (FIGURES[name].__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(paragraph.replace("``", "").split())
+
+
+class FigureGallery(widgets.VBox):
+    """A dropdown of figure names over the figure it names, drawn for ``model``.
+
+    Attributes for code (and tests): ``choice`` (Dropdown, figure names),
+    ``view`` (Image, PNG bytes), ``caption`` (HTML), ``cache`` (name -> PNG
+    bytes) and ``compute_count`` (figures actually drawn).
+    """
+
+    def __init__(self, model: LayeredNetwork, names: Sequence[str] | None = None, *,
+                 dpi: int = 90, auto: bool = True) -> None:
+        names = check_names(names)
+        if not names:
+            raise ValueError(f"names is empty; name at least one of: {', '.join(FIGURES)}")
+        super().__init__()
+        self.add_class("lecturekit-figure-gallery")
+        self.model = model
+        self.dpi = dpi
+        self.cache: dict[str, bytes] = {}
+        self.compute_count = 0
+        self.choice = widgets.Dropdown(options=[(figure_title(n), n) for n in names],
+                                       value=names[0], description="figure")
+        self.view = widgets.Image(format="png")
+        self.caption = widgets.HTML()
+        self.view.add_class("lecturekit-figure")  # stable hooks for browser tests
+        self.caption.add_class("lecturekit-caption")
+        self.children = [self.choice, self.caption, self.view]
+        self.choice.observe(lambda change: self.update(), names="value")
+        if auto:
+            self.update()
+
+    def update(self) -> bytes:
+        """Show the chosen figure: from the cache, else drawn now; return its PNG bytes."""
+        name = self.choice.value
+        if name not in self.cache:
+            self.caption.value = f"<i>drawing {html.escape(figure_title(name))} …</i>"
+            self.cache[name] = self._draw(name)
+            self.compute_count += 1
+        self.view.value = self.cache[name]
+        self.caption.value = (f"<b>{html.escape(figure_title(name))}</b> ({self.model.name} "
+                              f"model): {html.escape(figure_summary(name))}")
+        return self.cache[name]
+
+    def _draw(self, name: str) -> bytes:
+        figure = FIGURES[name](self.model)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight")
+        plt.close(figure)
+        return buffer.getvalue()
+
+    @property
+    def text(self) -> str:
+        """The caption without its HTML tags."""
+        return plain_text(self.caption)
+
+
+def figure_gallery(model: LayeredNetwork, names: Sequence[str] | None = None,
+                   **kwargs) -> FigureGallery:
+    """A :class:`FigureGallery` (an ipywidgets VBox) of ``names`` (default: every figure of
+    ``python -m lecturekit figures``); show it by leaving it as a cell's last expression."""
+    return FigureGallery(model, names, **kwargs)
