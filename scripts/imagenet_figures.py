@@ -1,8 +1,8 @@
 """Keep the ImageNet network's version of the notebooks' key figures beside the toy outputs.
 
-The test suite checks the notebooks on the toy network (its outputs are the stored ones),
-and running notebooks 04 and 05 on an ImageNet network takes minutes on a laptop CPU. So
-the cells tagged ``imagenet-figure:<name>`` get their ImageNet picture stored once, as a file
+Notebooks 01-03 store EfficientNet-Lite0's outputs (their metadata says so and the test
+suite runs them on it). Notebooks 04 and 05 store the toy network's, because on an ImageNet
+network they take minutes on a laptop CPU; so their cells tagged ``imagenet-figure:<name>`` get their ImageNet picture stored once, as a file
 in ``notebooks/figures/``, which a markdown cell after them shows.
 
     python scripts/imagenet_figures.py                    # run the notebooks, keep the figures

@@ -6,6 +6,6 @@
 # (default: "tests notebooks solutions").
 . "$(dirname "$0")/_venv.sh" test
 export MPLBACKEND=Agg
-export LECTUREKIT_MODEL=toy  # the checked notebook outputs are the toy model's
+export LECTUREKIT_MODEL=toy  # unit tests and notebooks without "outputs_model" metadata (conftest.py)
 # shellcheck disable=SC2086  # the paths are meant to split
 exec python -m pytest --nbval-lax --nbval-current-env ${LECTUREKIT_TEST_PATHS:-tests notebooks solutions} "$@"
