@@ -10,7 +10,7 @@ the largest absolute value over the three colour channels:
 Two points where implementations go wrong:
 
 * the reduction over colour is a **maximum**, not a sum (a popular public
-  repository sums ``|w|`` over the channels; that is a different map);
+  repository, pytorch-cnn-visualizations by U. Ozbulak, sums ``|w|`` over the channels; that is a different map);
 * the score is the logit: the softmax probability can also be raised by
   lowering the other classes' scores, so its gradient mixes in the other
   classes.

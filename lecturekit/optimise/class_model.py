@@ -16,7 +16,8 @@ the two were always seen together in the training photos.
 Choices of the kit, each a short departure from the paper:
 
 * Adam instead of plain gradient ascent (plain SGD on these images is known to
-  give grey images in a popular public re-implementation, whose images are
+  give grey images in a popular public re-implementation (pytorch-cnn-visualizations by
+  U. Ozbulak), whose images are
   also rounded to uint8 at every step; neither happens here);
 * the start is the zero image plus a little seeded noise (``init_std``):
   at exactly zero every unit of the toy network's deeper ReLU layers is off,

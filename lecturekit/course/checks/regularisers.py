@@ -179,7 +179,7 @@ def tv_spec() -> Spec:
            f"a lower neighbour count. {both}.")
     channels = ("your TV takes differences across the channels (dimension 1 of (N, C, H, W)) as "
                 "if they were a spatial axis: this is the bug of a popular public "
-                "implementation. The two axes are the height and the width (dims 2 and 3); each "
+                "implementation (pytorch-cnn-visualizations by U. Ozbulak). The two axes are the height and the width (dims 2 and 3); each "
                 "colour channel is treated separately.")
     mean = (f"you took the mean instead of the sum over pixels and channels: TV_beta is a sum. "
             f"{both}.")

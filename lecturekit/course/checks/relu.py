@@ -385,7 +385,8 @@ def network_spec() -> tuple[Spec, Spec]:
     toy_mistakes = common + [
         Mistake("conv only", "your guided rule reaches only the ReLUs of the convolutional part "
                 "(relu1 ... relu5); relu6 and relu7 between the fully connected layers still "
-                "pass the plain gradient. This is the bug of a popular public implementation, "
+                "pass the plain gradient. This is the bug of a popular public implementation "
+                "(pytorch-cnn-visualizations by U. Ozbulak), "
                 "which hooks only `model.features`: apply the rule to every ReLU of the "
                 "network.", only(conv)),
         Mistake("fc only", "your guided rule reaches only relu6 and relu7 of the classifier; the "

@@ -195,7 +195,8 @@ def saliency_spec() -> Spec:
     mistakes = _source_mistakes(_max_abs, channel, signs=(1.0,))  # |-g| = |g|
     mistakes += [
         Mistake("channel sum", "you summed |gradient| over the colour channels (the mistake of "
-                "a popular public implementation)." + channel, lambda c: g(c).abs().sum(1)),
+                "a popular public implementation, pytorch-cnn-visualizations by "
+                "U. Ozbulak)." + channel, lambda c: g(c).abs().sum(1)),
         Mistake("channel mean", "you averaged |gradient| over the colour channels." + channel,
                 lambda c: g(c).abs().mean(1)),
         Mistake("softmax+channel sum", _PARTS["softmax"] + "; and you summed |gradient| over "
