@@ -11,8 +11,8 @@ paths: such folders come after the environment's own site-packages, and their ow
 ``.pth`` files are not run, so an editable install of the checkout in the test
 environment cannot be picked up. Then, from a temporary folder and without
 PYTHONPATH, the test checks that ``lecturekit`` is imported from the new environment
-and nothing on ``sys.path`` is in the checkout, runs ``lecturekit doctor`` (the
-console script) and notebooks/00_getting_started on the toy network in a kernel of
+and no other folder on ``sys.path`` holds a ``lecturekit`` package, runs
+``lecturekit doctor`` (the console script) and notebooks/00_getting_started on the toy network in a kernel of
 the new environment, and ``lecturekit exercises check`` on a copy of the homework.
 The alternative, a venv with ``--system-site-packages``, would see the base Python's
 packages, which have no PyTorch, and installing the dependencies would download
@@ -21,6 +21,7 @@ PyTorch again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -96,12 +97,16 @@ def test_the_wheel_holds_the_weights_and_the_presentation_page(installed):
 
 
 def test_the_installed_kit_is_imported_from_the_new_environment(installed):
-    code = ("import sys, lecturekit; print(lecturekit.__file__); "
-            f"print([p for p in sys.path if p.startswith({str(ROOT)!r})])")
+    # every folder on sys.path that holds a lecturekit package (the test environment's own
+    # site-packages may lie inside the checkout, as CI's .venv does, but holds none)
+    code = ("import json, os, sys, lecturekit; print(lecturekit.__file__); "
+            "print(json.dumps([p for p in sys.path "
+            "if os.path.isdir(os.path.join(p or '.', 'lecturekit'))]))")
     out = _run([str(installed["python"]), "-c", code], installed["elsewhere"],
                installed["env"]).stdout.splitlines()
     assert Path(out[0]).is_relative_to(installed["site"]), out[0]
-    assert out[1] == "[]"
+    holders = [Path(p).resolve() for p in json.loads(out[1])]
+    assert holders == [installed["site"].resolve()], holders
 
 
 def test_doctor_runs_from_any_folder(installed):
