@@ -165,3 +165,14 @@ def test_gradient_to_rgb_errors():
         gradient_to_rgb(torch.zeros(3, 4, 4))
     with pytest.raises(ValueError, match=r"percentile must be a number in \(0, 100\], got 0"):
         gradient_to_rgb(torch.zeros(1, 3, 4, 4), percentile=0)
+
+
+def test_gradient_to_rgb_with_a_common_scale_shows_sizes():
+    torch.manual_seed(0)
+    g = torch.randn(2, 3, 32, 32)
+    g[1] = g[0] / 10
+    own, common = gradient_to_rgb(g, 100), gradient_to_rgb(g, 100, common_scale=True)
+    torch.testing.assert_close(common[0], own[0])  # the strongest keeps its own scale
+    torch.testing.assert_close(common[1] - 0.5, (own[0] - 0.5) / 10, atol=1e-6, rtol=0)
+    assert float((common[1] - 0.5).abs().max()) == pytest.approx(0.05), "10x fainter"
+    assert float((own[1] - 0.5).abs().max()) == pytest.approx(0.5), "own scale: full range"

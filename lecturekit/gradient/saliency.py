@@ -77,7 +77,8 @@ def saliency_map(model: LayeredNetwork, images: torch.Tensor, class_index: Class
     return channel_max_abs(gradient)
 
 
-def gradient_to_rgb(gradient: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
+def gradient_to_rgb(gradient: torch.Tensor, percentile: float = 99.0,
+                    common_scale: bool = False) -> torch.Tensor:
     """Show a signed gradient (N, 3, H, W) as colour images in [0, 1].
 
     Each image is divided by its own ``percentile``-th percentile of ``|g|``
@@ -87,7 +88,10 @@ def gradient_to_rgb(gradient: torch.Tensor, percentile: float = 99.0) -> torch.T
     instead), then mapped to
     ``0.5 + 0.5 * g`` and clipped: zero is mid-grey, positive values brighten
     a channel, negative ones darken it. A gradient that is zero everywhere
-    gives a uniformly grey image. The result is detached and on the CPU.
+    gives a uniformly grey image. With ``common_scale`` every image is divided
+    by the largest of these levels instead, so sizes can be compared: a
+    gradient ten times shorter than the strongest one looks ten times fainter.
+    The result is detached and on the CPU.
     """
     if not isinstance(gradient, torch.Tensor) or gradient.ndim != 4 or gradient.shape[1] != 3:
         got = tuple(gradient.shape) if isinstance(gradient, torch.Tensor) else type(gradient).__name__
@@ -102,4 +106,6 @@ def gradient_to_rgb(gradient: torch.Tensor, percentile: float = 99.0) -> torch.T
     scale = flat.kthvalue(rank, dim=1).values
     scale = torch.where(scale > 0, scale, flat.amax(dim=1))
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    if common_scale:
+        scale = scale.amax().expand_as(scale)
     return (0.5 + 0.5 * g / scale.view(-1, 1, 1, 1)).clamp(0.0, 1.0)

@@ -29,6 +29,9 @@ so that a few extreme pixels do not leave the rest of the map black."""
 
 _GRADIENT_NOTE = ("grey = 0; a brighter colour channel raises the target, a darker one "
                   "lowers it (each panel scaled to its own 99th percentile of |gradient|)")
+_COMMON_NOTE = ("grey = 0; a brighter colour channel raises the target, a darker one "
+                "lowers it (all panels at one scale: the largest 99th percentile of "
+                "|gradient| among them)")
 
 
 def _batch(images: torch.Tensor, what: str) -> torch.Tensor:
@@ -53,13 +56,16 @@ def _panel(axis, picture: np.ndarray | torch.Tensor, title: str | None = None, *
 
 
 def show_gradients(images01: torch.Tensor, gradients: torch.Tensor,
-                   titles: Sequence[str] | None = None, size: float = 2.4) -> Figure:
+                   titles: Sequence[str] | None = None, size: float = 2.4,
+                   common_scale: bool = False) -> Figure:
     """Images next to their signed input gradients, shown as colour images.
 
     ``gradients`` is (N, 3, H, W). With one image (3, H, W) it is shown once,
     left of all N gradients (several targets on the same image); with N images
     the images form the top row and their gradients the row below.
-    ``titles`` name the gradients, one each.
+    ``titles`` name the gradients, one each. Each panel is scaled to its own
+    range, or with ``common_scale`` all to one, so that a short gradient looks
+    faint (:func:`~lecturekit.gradient.saliency.gradient_to_rgb`).
     """
     grads, images = _batch(gradients, "gradients"), _batch(images01, "images01")
     count = grads.shape[0]
@@ -73,55 +79,73 @@ def show_gradients(images01: torch.Tensor, gradients: torch.Tensor,
     figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6),
                                 squeeze=False, layout="constrained")
     panels = list(axes.flat[1:] if shared else axes[1])
-    for index, (axis, picture) in enumerate(zip(panels, gradient_to_rgb(grads))):
+    pictures = gradient_to_rgb(grads, common_scale=common_scale)
+    for index, (axis, picture) in enumerate(zip(panels, pictures)):
         _panel(axis, picture, titles[index] if titles is not None else None)
     for axis, image in zip(axes.flat[:1] if shared else axes[0], images):
         _panel(axis, image, "image")
-    figure.supxlabel(_GRADIENT_NOTE, fontsize=8, color="0.3")
+    figure.supxlabel(_COMMON_NOTE if common_scale else _GRADIENT_NOTE, fontsize=8, color="0.3")
     return figure
 
 
-def _heat(values: torch.Tensor, percentile: float = HEAT_PERCENTILE) -> np.ndarray:
-    """A non-negative map divided by its ``percentile``-th percentile, clipped to [0, 1]."""
+def _heat_level(values: torch.Tensor, percentile: float = HEAT_PERCENTILE) -> float:
+    """The value a non-negative map is divided by: its ``percentile``-th percentile (its
+    maximum when that is 0, 1 when the map is all zero)."""
     values = values.detach().cpu().float().numpy()
-    level = np.percentile(values, percentile) or values.max() or 1.0
-    return np.clip(values / level, 0, 1)
+    return float(np.percentile(values, percentile) or values.max() or 1.0)
 
 
-def _signed_or_heat(axis, values: torch.Tensor, title: str):
-    """A signed (3, H, W) gradient as a colour image, a non-negative (H, W) map as heat."""
-    values = values.detach().cpu().float()
+def _heat(values: torch.Tensor, percentile: float = HEAT_PERCENTILE,
+          level: float | None = None) -> np.ndarray:
+    """A non-negative map divided by ``level`` (default: its ``percentile``-th percentile),
+    clipped to [0, 1]."""
+    level = _heat_level(values, percentile) if level is None else level
+    return np.clip(values.detach().cpu().float().numpy() / level, 0, 1)
+
+
+def _as_map(values: torch.Tensor) -> torch.Tensor:
+    """A rule's map as a CPU tensor: signed (3, H, W) or non-negative (H, W)."""
+    values = torch.as_tensor(values).detach().cpu().float()
     values = values.squeeze(0) if values.ndim == 4 else values
-    if values.ndim == 3 and values.shape[0] == 3:
-        _panel(axis, gradient_to_rgb(values.unsqueeze(0))[0], title)
-        return None
-    _panel(axis, _heat(values.reshape(values.shape[-2:])), title, cmap="inferno", vmin=0, vmax=1)
-    return axis.images[-1]
+    return values if values.ndim == 3 and values.shape[0] == 3 else values.reshape(values.shape[-2:])
 
 
 def rule_comparison(image01: torch.Tensor, maps_by_rule: Mapping[str, torch.Tensor],
-                    size: float = 2.8) -> Figure:
+                    size: float = 2.8, common_scale: bool = False) -> Figure:
     """The lecture's side by side: the image, then one panel per ReLU rule.
 
     ``maps_by_rule`` maps a rule name ("backprop", "deconvnet", "guided", or
     any title) to what that rule sent back to the pixels: a signed gradient
     (3, H, W) or (1, 3, H, W), shown as colour, or a non-negative map (H, W),
-    shown as heat scaled to its :data:`HEAT_PERCENTILE`-th percentile.
+    shown as heat scaled to its :data:`HEAT_PERCENTILE`-th percentile. With
+    ``common_scale`` the signed maps share one scale and the heat maps another
+    (the largest level among them), so that a weaker map looks weaker.
     """
     if not maps_by_rule:
         raise ValueError("maps_by_rule is empty; give at least one rule's map")
-    figure, axes = plt.subplots(1, len(maps_by_rule) + 1,
-                                figsize=(size * (len(maps_by_rule) + 1), size + 0.7),
+    maps = {rule: _as_map(values) for rule, values in maps_by_rule.items()}
+    signed = [rule for rule, values in maps.items() if values.ndim == 3]
+    heat = [rule for rule in maps if rule not in signed]
+    pictures = dict(zip(signed, gradient_to_rgb(torch.stack([maps[r] for r in signed]),
+                                                common_scale=common_scale))) if signed else {}
+    level = max(_heat_level(maps[r]) for r in heat) if common_scale and heat else None
+    figure, axes = plt.subplots(1, len(maps) + 1, figsize=(size * (len(maps) + 1), size + 0.7),
                                 layout="constrained")
     _panel(axes[0], _batch(image01, "image01")[0], "image")
-    drawn = [_signed_or_heat(axis, torch.as_tensor(values), RULE_TITLES.get(rule, rule))
-             for axis, (rule, values) in zip(axes[1:], maps_by_rule.items())]
-    heat = [image for image in drawn if image is not None]
+    for axis, rule in zip(axes[1:], maps):
+        title = RULE_TITLES.get(rule, rule)
+        if rule in pictures:
+            _panel(axis, pictures[rule], title)
+        else:
+            _panel(axis, _heat(maps[rule], level=level), title, cmap="inferno", vmin=0, vmax=1)
     if heat:
-        figure.colorbar(heat[0], ax=list(axes), shrink=0.7,
-                        label=f"map / its {HEAT_PERCENTILE:g}th percentile")
-    if len(heat) < len(drawn):
-        figure.supxlabel(_GRADIENT_NOTE, fontsize=8, color="0.3")
+        scale = (f"the largest {HEAT_PERCENTILE:g}th percentile among them" if common_scale
+                 else f"its {HEAT_PERCENTILE:g}th percentile")
+        figure.colorbar(axes[1 + list(maps).index(heat[0])].images[-1], ax=list(axes),
+                        shrink=0.7, label=f"map / {scale}")
+    if signed:
+        figure.supxlabel(_COMMON_NOTE if common_scale else _GRADIENT_NOTE, fontsize=8,
+                         color="0.3")
     return figure
 
 
