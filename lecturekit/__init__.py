@@ -13,7 +13,7 @@ lecture (FAU Deep Learning, "Visualization & Attention, Part 4"):
 * the optimisation half (:mod:`lecturekit.optimise`): ``lk.optimise``,
   ``lk.deepdream``, ``lk.activation_maximisation``, ``lk.class_model``,
   ``lk.invert``, ``lk.invert_layers``, the priors and transforms;
-* measuring (:mod:`lecturekit.measure`): ``lk.ssim``, ``lk.psnr``,
+* measuring (:mod:`lecturekit.measure`): ``lk.ssim``, ``lk.psnr``, ``lk.edge_concentration``,
   ``lk.localisation_table``, ``lk.scene_accuracy``.
 
 ``lk.plot`` (matplotlib) and ``lk.widgets`` (ipywidgets) are imported the
@@ -39,7 +39,7 @@ from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.measure.class_model_claims import transformed_probability
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.localisation import localisation_table
-from lecturekit.measure.similarity import psnr, ssim
+from lecturekit.measure.similarity import edge_concentration, psnr, ssim
 from lecturekit.models import (LayeredNetwork, layer_table, load_model, top_predictions)
 from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
 from lecturekit.optimise.deepdream import (activation_maximisation, deepdream, max_octaves,
@@ -66,9 +66,10 @@ __all__ = [
     "PRIORS", "Pad", "Preprocessing", "Probability", "RECIPES", "REGULARISER_LABELS",
     "REGULARISER_NAMES", "RULES", "RandomRotate", "RandomScale", "Target", "Term",
     "activation_maximisation", "alpha_norm", "backward_rule", "channel_max_abs", "class_model",
-    "deconv_project", "deepdream", "default_lambda", "dream_inputs", "gaussian_blur",
-    "gradient_to_rgb", "input_gradient", "inversion_image", "invert", "invert_layers",
-    "isolate", "layer_gradient", "layer_table", "lecture_example", "load_image", "load_model",
+    "deconv_project", "deepdream", "default_lambda", "dream_inputs", "edge_concentration",
+    "gaussian_blur", "gradient_to_rgb", "input_gradient", "inversion_image", "invert",
+    "invert_layers", "isolate", "layer_gradient", "layer_table", "lecture_example", "load_image",
+    "load_model",
     "localisation_table", "low_pass_penalty", "max_octaves", "most_active_channel",
     "normalised_step_size", "optimise", "pixel_bounds", "plot", "prior_term", "psnr",
     "receptive_field", "reference_images", "relu_backward", "saliency_map", "sample_image",

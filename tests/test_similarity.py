@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lecturekit.measure.similarity import psnr, ssim
+from lecturekit.measure.similarity import edge_concentration, psnr, ssim
 from lecturekit.optimise.regularisers import gaussian_kernel
 
 
@@ -74,3 +74,27 @@ def test_errors_name_the_problem():
         psnr(x[0], y[0])
     with pytest.raises(ValueError, match="odd"):
         gaussian_kernel(10, 1.5)
+
+
+def test_edge_concentration_by_hand():
+    # a vertical step edge: only the pixels beside the step change; the reference's edge
+    # is the step column, so a sharp copy concentrates all its change there
+    step = torch.zeros(1, 1, 8, 8)
+    step[..., 4:] = 1.0
+    blurred = step.clone()
+    blurred[..., 3], blurred[..., 4] = 1 / 3, 2 / 3
+    noise = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    sharp = float(edge_concentration(step, step, fraction=7 / 49))
+    soft = float(edge_concentration(blurred, step, fraction=7 / 49))
+    assert sharp > 1e9, "all change on the edge, none elsewhere"
+    # blurred: 1/3 on the 7 edge pixels, 1/3 on the 14 beside them, 0 on the other 28
+    assert soft == pytest.approx((1 / 3) / (14 / 3 / 42))
+    assert float(edge_concentration(noise, step, fraction=7 / 49)) < 2
+
+
+def test_edge_concentration_errors_name_the_argument():
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="fraction"):
+        edge_concentration(x, x, fraction=1.5)
+    with pytest.raises(ValueError, match="same shape"):
+        edge_concentration(x, torch.rand(1, 3, 8, 9))

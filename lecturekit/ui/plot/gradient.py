@@ -107,7 +107,8 @@ def _as_map(values: torch.Tensor) -> torch.Tensor:
     """A rule's map as a CPU tensor: signed (3, H, W) or non-negative (H, W)."""
     values = torch.as_tensor(values).detach().cpu().float()
     values = values.squeeze(0) if values.ndim == 4 else values
-    return values if values.ndim == 3 and values.shape[0] == 3 else values.reshape(values.shape[-2:])
+    signed = values.ndim == 3 and values.shape[0] == 3
+    return values if signed else values.reshape(values.shape[-2:])
 
 
 def rule_comparison(image01: torch.Tensor, maps_by_rule: Mapping[str, torch.Tensor],
