@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lecturekit.optimise.regularisers import gaussian_kernel
+from lecturekit.optimise.regularisers import gaussian_kernel, spatial_differences
 from lecturekit.validation import check_finite, check_int, check_real
 
 __all__ = ["edge_concentration", "psnr", "ssim", "ssim_map"]
@@ -115,9 +115,8 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
 
 def _gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     """|horizontal difference| + |vertical difference|, summed over the channels; (N, H-1, W-1)."""
-    across = (x[..., :, 1:] - x[..., :, :-1]).abs().sum(dim=1)[..., :-1, :]
-    down = (x[..., 1:, :] - x[..., :-1, :]).abs().sum(dim=1)[..., :, :-1]
-    return across + down
+    across, down = spatial_differences(x)
+    return (across.abs() + down.abs()).sum(dim=1)
 
 
 def edge_concentration(x: torch.Tensor, reference: torch.Tensor, *,

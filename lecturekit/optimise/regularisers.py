@@ -39,7 +39,7 @@ from lecturekit.optimise.transforms import reflect_index
 from lecturekit.validation import check_at_least, check_image_batch, check_int, check_real
 
 __all__ = ["alpha_norm", "gaussian_blur", "gaussian_kernel", "haar_wavelet", "low_pass_penalty",
-           "total_variation", "wavelet_sparsity"]
+           "spatial_differences", "total_variation", "wavelet_sparsity"]
 
 # --------------------------------------------------------------------------- alpha-norm
 
@@ -58,6 +58,14 @@ def alpha_norm(x: torch.Tensor, alpha: float = 6.0) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- total variation
+
+def spatial_differences(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences of a batch (N, C, H, W) along the width and the height,
+    ``x[i, j+1] - x[i, j]`` and ``x[i+1, j] - x[i, j]``, both on the pixels ``i < H-1,
+    j < W-1``: shapes (N, C, H-1, W-1). Total variation and the edge measure of
+    :func:`lecturekit.measure.similarity.edge_concentration` are built on them."""
+    return x[:, :, :-1, 1:] - x[:, :, :-1, :-1], x[:, :, 1:, :-1] - x[:, :, :-1, :-1]
+
 
 def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 1e-8) -> torch.Tensor:
     """Per-image total variation ``TV_beta`` of Mahendran & Vedaldi 2015 (eq. 4), shape (N,).
@@ -80,8 +88,7 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 1e-8) -> to
     check_image_batch(x)
     beta = check_real("beta", beta, "> 0", lambda b: b > 0)
     eps = check_real("eps", eps, ">= 0", lambda e: e >= 0)
-    dx = x[:, :, :-1, 1:] - x[:, :, :-1, :-1]   # x[i, j+1] - x[i, j]
-    dy = x[:, :, 1:, :-1] - x[:, :, :-1, :-1]   # x[i+1, j] - x[i, j]
+    dx, dy = spatial_differences(x)
     d = dx.square() + dy.square()
     if beta == 2.0:
         tv = d
