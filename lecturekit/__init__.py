@@ -48,11 +48,12 @@ from lecturekit.optimise.inversion import (RECIPES, REGULARISER_LABELS, REGULARI
                                            default_lambda, invert, invert_layers)
 from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.optimise.loop import Term, optimise, pixel_bounds
+from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.optimise.priors import PRIORS, prior_term
 from lecturekit.optimise.regularisers import (alpha_norm, gaussian_blur, low_pass_penalty,
                                               total_variation, wavelet_sparsity)
 from lecturekit.optimise.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale,
-                                            standard_robustness)
+                                            robustness_for, standard_robustness)
 from lecturekit.targets import (Channel, FeatureMatching, Layer, LayerL2, Logit, Neuron,
                                 Probability, Target)
 
@@ -61,21 +62,20 @@ __version__ = "0.1.0"
 _LAZY = {"plot": "lecturekit.ui.plot", "widgets": "lecturekit.ui.widgets"}
 
 __all__ = [
-    "CAT_CLASS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "Compose", "Example", "FeatureMatching",
-    "FeatureStatisticsPrior", "Jitter", "Layer", "LayerL2", "LayeredNetwork", "Logit", "Neuron",
-    "PRIORS", "Pad", "Preprocessing", "Probability", "RECIPES", "REGULARISER_LABELS",
-    "REGULARISER_NAMES", "RULES", "RandomRotate", "RandomScale", "Target", "Term",
-    "activation_maximisation", "alpha_norm", "backward_rule", "channel_max_abs", "class_model",
-    "deconv_project", "deepdream", "default_lambda", "dream_inputs", "edge_concentration",
-    "gaussian_blur", "gradient_to_rgb", "input_gradient", "inversion_image", "invert",
-    "invert_layers", "isolate", "layer_gradient", "layer_table", "lecture_example", "load_image",
-    "load_model",
-    "localisation_table", "low_pass_penalty", "max_octaves", "most_active_channel",
-    "normalised_step_size", "optimise", "pixel_bounds", "plot", "prior_term", "psnr",
-    "receptive_field", "reference_images", "relu_backward", "saliency_map", "sample_image",
-    "scene_accuracy", "scenes", "showcase", "spearman", "ssim", "standard_robustness", "top9",
-    "top9_images", "top_predictions", "total_variation", "transformed_probability",
-    "wavelet_sparsity", "widgets",
+    "CAT_CLASS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "Compose", "Example",
+    "FeatureMatching", "FeatureStatisticsPrior", "FourierImage", "Jitter", "Layer", "LayerL2",
+    "LayeredNetwork", "Logit", "Neuron", "PRIORS", "Pad", "Preprocessing", "Probability",
+    "RECIPES", "REGULARISER_LABELS", "REGULARISER_NAMES", "RULES", "RandomRotate", "RandomScale",
+    "Target", "Term", "activation_maximisation", "alpha_norm", "backward_rule", "channel_max_abs",
+    "class_model", "deconv_project", "deepdream", "default_lambda", "dream_inputs",
+    "edge_concentration", "gaussian_blur", "gradient_to_rgb", "input_gradient", "inversion_image",
+    "invert", "invert_layers", "isolate", "layer_gradient", "layer_table", "lecture_example",
+    "load_image", "load_model", "localisation_table", "low_pass_penalty", "max_octaves",
+    "most_active_channel", "normalised_step_size", "optimise", "pixel_bounds", "plot",
+    "prior_term", "psnr", "receptive_field", "reference_images", "relu_backward", "robustness_for",
+    "saliency_map", "sample_image", "scene_accuracy", "scenes", "showcase", "spearman", "ssim",
+    "standard_robustness", "top9", "top9_images", "top_predictions", "total_variation",
+    "transformed_probability", "wavelet_sparsity", "widgets",
 ]
 
 

@@ -7,9 +7,8 @@ import torch
 
 import lecturekit.measure.class_model_claims as claims_module
 from lecturekit.measure.class_model_claims import class_model_claims, transformed_probability
-from lecturekit.optimise.class_model import (ClassModelResult, class_model, light_robustness,
-                                             resolve_classes, robustness_for)
-from lecturekit.optimise.transforms import Jitter
+from lecturekit.optimise.class_model import ClassModelResult, class_model, resolve_classes
+from lecturekit.optimise.transforms import Jitter, light_robustness, robustness_for
 from lecturekit.targets import Logit
 
 # Measured with the defaults (seed 0, CPU): every probability is 1.000 (float32), plain

@@ -1,5 +1,7 @@
 """DeepDream and activation maximisation on the toy model: short runs, exact claims."""
 
+import importlib
+
 import pytest
 import torch
 
@@ -156,6 +158,50 @@ def test_activation_maximisation_octaves_and_names(toy_model):
         activation_maximisation(toy_model, "pool9", progress=False)
     with pytest.raises(ValueError, match="octaves=5 is too many"):
         activation_maximisation(toy_model, "relu5", octaves=5, progress=False)
+
+
+def test_fourier_parameterisation_and_transforms_are_used(toy_model, monkeypatch):
+    """parameterisation="fourier" optimises a FourierImage (Olah et al. 2017), robust=True
+    applies the model's transform recipe, and both need no pixel noise."""
+    dream_module = importlib.import_module("lecturekit.optimise.deepdream")
+    made, applied = [], []
+    real_image, real_robustness = dream_module.FourierImage, dream_module.robust_transform
+
+    def spy_image(*args, **kwargs):
+        made.append(real_image(*args, **kwargs))
+        return made[-1]
+
+    def spy_robustness(model, robust):
+        transform = real_robustness(model, robust)
+
+        def counted(x, generator):
+            applied.append(x.shape)
+            return transform(x, generator)
+        return counted if transform is not None else None
+
+    monkeypatch.setattr(dream_module, "FourierImage", spy_image)
+    monkeypatch.setattr(dream_module, "robust_transform", spy_robustness)
+    result = activation_maximisation(toy_model, Channel("conv5", 58), steps=3, init_std=0,
+                                     parameterisation="fourier", robust=True, progress=False)
+    assert len(made) == 1 and len(applied) == 3
+    with torch.no_grad():
+        rendered = toy_model.preprocess.normalise(made[0]())
+    assert torch.allclose(result.image, rendered, atol=1e-6)
+    assert result.objective.item() > result.history[0]["objective"]
+    low, high = toy_model.preprocess.normalise(torch.zeros(1, 3, 1, 1)), \
+        toy_model.preprocess.normalise(torch.ones(1, 3, 1, 1))
+    assert (result.image >= low - 1e-5).all() and (result.image <= high + 1e-5).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(parameterisation="wavelet"), "unknown parameterisation 'wavelet'; valid: pixel, fourier"),
+    (dict(parameterisation="fourier", octaves=2),
+     "octaves must be a whole number equal to 1 for a FourierImage"),
+    (dict(robust="yes"), "robust must be False, True or a transform"),
+])
+def test_activation_maximisation_names_bad_choices(toy_model, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        activation_maximisation(toy_model, "relu5", steps=1, progress=False, **kwargs)
 
 
 def test_deepdream_figure_draws(toy_model):

@@ -40,16 +40,14 @@ from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import optimise
 from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.optimise.priors import prior_term
-from lecturekit.optimise.transforms import (Compose, Jitter, Pad, RandomRotate, RandomScale,
-                                            standard_robustness)
+from lecturekit.optimise.transforms import TransformFn, robust_transform
 from lecturekit.targets import Logit
 from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
 __all__ = ["CLASS_MODEL_RECIPES", "ClassModelRecipe", "ClassModelResult", "class_model",
-           "light_robustness", "resolve_classes", "robustness_for"]
+           "resolve_classes"]
 
 ClassLike = int | str
-TransformFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 DEFAULT_LAM = 5.0
 """Weight of the L2 prior, ``||I||_2^2`` per value (normalised units; :mod:`~lecturekit.
@@ -92,40 +90,6 @@ def resolve_classes(model: LayeredNetwork, classes: ClassLike | Sequence[ClassLi
     if not items:
         raise ValueError(f"{argument} is empty; name at least one class")
     return [model.class_index(item, argument) for item in items]
-
-
-# --------------------------------------------------------------------------- robustness
-
-def light_robustness() -> Compose:
-    """Olah et al.'s (2017) transform recipe at about half strength, for small images:
-    pad 6, jitter 4, scale 0.95-1.05, rotate -5..5 degrees, jitter 2.
-
-    On the 128-pixel toy network the full recipe
-    (:func:`lecturekit.optimise.transforms.standard_robustness`) sometimes lets another
-    class win for the hexagon (its logit rises, the crescent's rises faster);
-    this lighter one reached probability 1 for every class in our runs.
-    """
-    return Compose([Pad(6, mode="constant", value=0.0), Jitter(4), RandomScale(0.95, 1.05),
-                    RandomRotate(5), Jitter(2)])
-
-
-def robustness_for(model: LayeredNetwork) -> Compose:
-    """The transform robustness used by ``robust=True``: Olah et al.'s standard recipe
-    for ImageNet-sized models (input 200 pixels or more), the light one below that."""
-    return standard_robustness() if model.input_size >= 200 else light_robustness()
-
-
-# --------------------------------------------------------------------------- checks
-
-def _transform(model: LayeredNetwork, robust: bool | TransformFn) -> TransformFn | None:
-    if robust is True:
-        return robustness_for(model)
-    if robust is False or robust is None:
-        return None
-    if callable(robust):
-        return robust
-    raise ValueError(f"robust must be False, True or a transform t(x, generator), got "
-                     f"robust={robust!r}")
 
 
 # --------------------------------------------------------------------------- recipes
@@ -172,8 +136,9 @@ def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence
     valid range; ``"robust-fourier"`` searches a
     :class:`~lecturekit.optimise.parameterisation.FourierImage` from its seeded
     near-grey start. ``robust`` (None: the recipe's) adds random transforms at
-    every step (:func:`robustness_for`); a transform ``t(x, generator)`` may be
-    passed instead. ``size`` is the image side (default: the model's input size).
+    every step (:func:`~lecturekit.optimise.transforms.robustness_for`); a transform
+    ``t(x, generator)`` may be passed instead. ``size`` is the image side (default: the
+    model's input size).
     """
     chosen = CLASS_MODEL_RECIPES[check_choice("recipe", recipe, CLASS_MODEL_RECIPES)]
     indices = resolve_classes(model, class_index_or_name)
@@ -184,7 +149,7 @@ def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence
     check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
     check_seed(seed)
     size = model.input_size if size is None else check_side("size", size, model.min_input_size)
-    transform = _transform(model, chosen.robust if robust is None else robust)
+    transform = robust_transform(model, chosen.robust if robust is None else robust)
     if chosen.parameterisation == "fourier":
         init = FourierImage(len(indices), size, seed=seed, device=model.device)
     else:

@@ -30,13 +30,18 @@ from lecturekit.examples import showcase
 from lecturekit.images import ImageLike, load_image
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import octave_sizes, optimise
+from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.optimise.priors import prior_term
-from lecturekit.optimise.transforms import Jitter
+from lecturekit.optimise.transforms import Jitter, TransformFn, robust_transform
 from lecturekit.targets import LayerL2, Target
-from lecturekit.validation import check_at_least, check_real, check_seed, check_side
+from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
-__all__ = ["DreamResult", "activation_maximisation", "deepdream", "max_octaves",
-           "normalised_step_size"]
+__all__ = ["DreamResult", "PARAMETERISATIONS", "activation_maximisation", "deepdream",
+           "max_octaves", "normalised_step_size"]
+
+PARAMETERISATIONS = ("pixel", "fourier")
+"""What :func:`activation_maximisation` optimises: the pixels, or a decorrelated Fourier
+image (Olah et al. 2017)."""
 
 PIXEL_UNITS = 255.0
 """The original DeepDream works on 0..255 pixel values: its step size 1.5 is in these units."""
@@ -174,6 +179,7 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
                             blur: float = 0.0, steps: int = 100, lr: float = 0.05,
                             jitter: int = 4, init_std: float = 0.5, seed: int = 0,
                             octaves: int = 1, octave_scale: float = 1.4,
+                            parameterisation: str = "pixel", robust: bool | TransformFn = False,
                             progress: bool = True) -> DreamResult:
     """Maximise ``target`` starting from random noise, with the lecture's image priors.
 
@@ -191,6 +197,14 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
     is seeded Gaussian noise of std ``init_std`` (normalised units) at
     ``size`` x ``size`` pixels (default: the model's input size), rolled by up
     to ``jitter`` pixels before each step.
+
+    Olah et al.'s (2017) readable recipe for networks trained on photographs:
+    ``parameterisation="fourier"`` optimises a decorrelated Fourier image
+    (:class:`~lecturekit.optimise.parameterisation.FourierImage`, one octave, no
+    ``init_std``) instead of pixels, and ``robust=True`` replaces the jitter by their
+    random pad, jitter, scale and rotation
+    (:func:`~lecturekit.optimise.transforms.robustness_for`); a transform
+    ``t(x, generator)`` may be passed instead.
     """
     if isinstance(target, str):
         target = LayerL2(model.check_layer(target))
@@ -204,12 +218,17 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
         check_real(name, value, "a number >= 0", lambda v: v >= 0)
     check_at_least("jitter", jitter, 0)
     _check_octaves(model, (size, size), octaves, octave_scale)
-    generator = torch.Generator().manual_seed(seed)
-    noise = init_std * torch.randn(1, 3, size, size, generator=generator)
+    check_choice("parameterisation", parameterisation, PARAMETERISATIONS)
+    if parameterisation == "fourier":
+        start = FourierImage(1, size, seed=seed, device=model.device)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        start = (init_std * torch.randn(1, 3, size, size, generator=generator)).to(model.device)
+    transform = robust_transform(model, robust) or (Jitter(jitter) if jitter else None)
     terms = [prior_term(name, weight) for name, weight in
              (("l2", l2), ("tv", tv), ("low_pass", blur)) if weight > 0]
-    optimised = optimise(model, target, noise.to(model.device), maximise=True, terms=terms,
-                         transform=Jitter(jitter) if jitter else None, steps=steps, lr=lr,
+    optimised = optimise(model, target, start, maximise=True, terms=terms,
+                         transform=transform, steps=steps, lr=lr,
                          optimiser="adam", octaves=octaves, octave_scale=octave_scale,
                          progress=progress, seed=seed)
     return _result(model, target, optimised)
