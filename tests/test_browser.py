@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +60,6 @@ def _course_copy(root: Path) -> None:
     for pattern in (LANDING_PAGE, "notebooks/*.ipynb", "exercises/*.ipynb", "solutions/*.ipynb"):
         for path in ROOT.glob(pattern):
             _copy_without_outputs(path, root / path.relative_to(ROOT))
-    shutil.copytree(ROOT / "notebooks" / "figures", root / "notebooks" / "figures")
 
 
 def _write_lab_settings(settings: Path) -> None:
