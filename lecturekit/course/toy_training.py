@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from lecturekit import scenes
 from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.models import metadata_path, sha256_of, toy_architecture
+from lecturekit.progress import progress_bar
 from lecturekit.validation import check_at_least, check_int, check_real, check_seed
 
 
@@ -59,7 +59,7 @@ def render_training_set(n: int, size: int, chunk: int = 500) -> tuple[torch.Tens
                          f"seeds never reach the test seeds, got {n}")
     images = torch.empty(n, 3, size, size, dtype=torch.uint8)
     labels = torch.empty(n, dtype=torch.int64)
-    for start in tqdm(range(0, n, chunk), desc="rendering scenes", unit="chunk"):
+    for start in progress_bar(range(0, n, chunk), desc="rendering scenes", unit="chunk"):
         stop = min(start + chunk, n)
         batch, _, batch_labels = scenes.make_batch(range(start, stop), size=size)
         images[start:stop] = (batch * 255).round().to(torch.uint8)
@@ -92,7 +92,8 @@ def train_toy(out: str | Path, config: ToyConfig = ToyConfig(), overwrite: bool 
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(config.epochs):
         order = torch.randperm(config.n_train, generator=generator)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
+        bar = progress_bar(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}",
+                           unit="batch")
         running = 0.0
         for step in bar:
             index = order[step * config.batch_size:(step + 1) * config.batch_size]

@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from lecturekit.measure.similarity import psnr, ssim
 from lecturekit.models import LayeredNetwork
@@ -44,6 +43,7 @@ from lecturekit.optimise.loop import Term, optimise
 from lecturekit.optimise.priors import PRIORS, prior_term
 from lecturekit.optimise.regularisers import alpha_norm
 from lecturekit.optimise.transforms import Compose, Jitter, RandomRotate, RandomScale
+from lecturekit.progress import progress_bar
 from lecturekit.targets import Blocks, FeatureMatching
 from lecturekit.validation import check_callable, check_choice, check_real, check_seed
 
@@ -496,7 +496,7 @@ def invert_layers(model: LayeredNetwork, image: torch.Tensor,
                                  **arguments)
         return {name: results[name] for name in layers}
     results = {}
-    bar = tqdm(layers, desc="inverting", unit="layer", disable=not progress, leave=False)
+    bar = progress_bar(layers, enabled=progress, desc="inverting", unit="layer", leave=False)
     try:
         for name in bar:
             bar.set_postfix_str(name)

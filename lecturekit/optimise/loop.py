@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.parameterisation import FourierImage
+from lecturekit.progress import progress_bar
 from lecturekit.targets import Target
 from lecturekit.validation import (check_at_least, check_callable, check_choice, check_int,
                                    check_real, check_seed)
@@ -258,7 +258,7 @@ def optimise(model: LayeredNetwork, objective: Target,
         return objective(forward(x))
 
     total = len(sizes) * sum(n for n, _ in phases)
-    bar = tqdm(total=total, disable=not progress, desc="optimising", unit="step", leave=False)
+    bar = progress_bar(total=total, enabled=progress, desc="optimising", unit="step", leave=False)
     try:
         if parameterised:
             init.to(model.device)
