@@ -7,20 +7,27 @@ repository's notebooks, so it lives beside the package, not in it):
     seconds per step of the kit's optimisation loop
     (:func:`lecturekit.optimise.loop.optimise`) divided by the seconds of the
     floor, a bare forward pass to the same layer plus a backward pass to the
-    input (same model, size and batch). Any gradient-based visualisation step
-    costs at least the floor; the ratio is what the loop adds.
+    input (same model, size and batch), at an early, a middle and a late layer
+    of the toy, AlexNet's shape and EfficientNet-Lite0. Any gradient-based
+    visualisation step costs at least the floor; the ratio is what the loop adds.
 ``recipes``
     the relative feature error of an inversion after 50, 100, 200 and 400
     steps for the kit's default recipe, Mahendran & Vedaldi's (2015) and the
     public baseline's (:data:`lecturekit.optimise.inversion.RECIPES`), and the steps
-    each needs to reach an error of 0.2.
+    each needs to reach an error of 0.2: on a toy scene and on a photograph
+    through EfficientNet-Lite0.
 ``notebooks_seconds``
-    wall time to execute every notebook of ``notebooks/`` and ``solutions/``.
-``inversion_grid_seconds`` and ``inversion_grid_memory``
-    the lecture's big figure, all eighteen AlexNet layers inverted at 224 px
+    wall time to execute every notebook of ``notebooks/`` and ``solutions/``, once
+    per model named by ``--notebook-models``.
+``explorer_seconds``
+    how long the inversion explorer takes to show its first result and to answer one
+    move of its layer slider, on the toy and on EfficientNet-Lite0, with the feature
+    error and SSIM of what it shows.
+``inversion_grid``
+    the lecture's big figure, every layer of a network inverted at 224 px
     (:func:`lecturekit.optimise.inversion.invert_layers`, one batch whose blocks stop at
     their own layers), timed in a fresh process whose peak memory is recorded
-    too.
+    too: the eighteen layers of AlexNet's shape and the eleven of EfficientNet-Lite0.
 
 Nothing here needs a GPU; ``--device cuda`` measures on one when present.
 """
@@ -46,39 +53,72 @@ import torch
 from lecturekit import scenes
 from lecturekit.devices import resolve_device
 from lecturekit.examples import inversion_image
-from lecturekit.models import ALEXNET_LAYERS, LayeredNetwork, load_model
+from lecturekit.models import ALEXNET_LAYERS, EFFICIENTNET_LAYERS, LayeredNetwork, load_model
 from lecturekit.optimise.inversion import RECIPES, invert, invert_layers
 from lecturekit.optimise.loop import optimise
 from lecturekit.targets import FeatureMatching
 
-__all__ = ["BenchSettings", "QUICK", "FULL", "run_bench", "floor_and_loop_seconds",
+__all__ = ["BenchSettings", "MODELS", "QUICK", "FULL", "bench_model", "run_bench", "floor_and_loop_seconds",
            "overhead", "recipe_comparison", "notebook_seconds", "inversion_grid",
            "format_table"]
 
-PARTS: tuple[str, ...] = ("overhead", "recipes", "scenes", "notebooks", "grid")
+PARTS: tuple[str, ...] = ("overhead", "recipes", "scenes", "notebooks", "grid",
+                          "explorer")
 ERROR_GOAL = 0.2
 ROOT = Path(__file__).resolve().parents[1]
 
 
+Layers = dict[str, tuple[str, ...]]  # model label -> the layers to measure it at
+
+
 @dataclass(frozen=True)
 class BenchSettings:
-    """How much to measure. :data:`FULL` is the documented benchmark, :data:`QUICK` a smoke
-    test that runs every part in seconds. ``grid_steps`` None: the kit recipe's own."""
-    overhead_layers: tuple[str, ...]
+    """How much to measure, per model label (:data:`MODELS`). :data:`FULL` is the
+    documented benchmark, :data:`QUICK` a smoke test that runs every part in seconds.
+    ``grid_steps`` None: the kit recipe's own."""
+    overhead_layers: Layers
     overhead_steps: int
     repeats: int
-    recipe_layers: tuple[str, ...]
+    recipe_layers: Layers
     budgets: tuple[int, ...]
-    grid_layers: tuple[str, ...]
+    grid_layers: Layers
     grid_steps: int | None
+    explorer_layers: Layers
+    explorer_steps: int | None
 
 
-FULL = BenchSettings(overhead_layers=("conv1", "conv5", "fc8"), overhead_steps=20, repeats=9,
-                     recipe_layers=("conv3", "fc6"), budgets=(50, 100, 200, 400),
-                     grid_layers=ALEXNET_LAYERS, grid_steps=None)
-QUICK = BenchSettings(overhead_layers=("conv1",), overhead_steps=3, repeats=1,
-                      recipe_layers=("conv3",), budgets=(4, 8), grid_layers=("conv1", "fc8"),
-                      grid_steps=3)
+# label -> (load_model's name, its keyword arguments). AlexNet's shape with random
+# weights: the ImageNet weights cannot be had offline, and time does not depend on them.
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "toy": ("toy", {}),
+    "alexnet": ("alexnet", {"random_weights": True}),
+    "efficientnet-lite0": ("efficientnet-lite0", {}),
+}
+
+FULL = BenchSettings(
+    overhead_layers={"toy": ("conv1", "conv5", "fc8"), "alexnet": ("conv1", "conv5", "fc8"),
+                     "efficientnet-lite0": ("stem", "stage4", "logits")},
+    overhead_steps=20, repeats=9,
+    recipe_layers={"toy": ("conv3", "fc6"), "efficientnet-lite0": ("stage2", "stage6")},
+    budgets=(50, 100, 200, 400),
+    grid_layers={"alexnet": ALEXNET_LAYERS, "efficientnet-lite0": EFFICIENTNET_LAYERS},
+    grid_steps=None,
+    explorer_layers={"toy": ("relu2", "conv4"), "efficientnet-lite0": ("stage2", "stage4")},
+    explorer_steps=None)
+QUICK = BenchSettings(
+    overhead_layers={"toy": ("conv1",), "alexnet": ("conv1",), "efficientnet-lite0": ("stem",)},
+    overhead_steps=3, repeats=1,
+    recipe_layers={"toy": ("conv3",), "efficientnet-lite0": ("stem",)}, budgets=(4, 8),
+    grid_layers={"alexnet": ("conv1", "fc8"), "efficientnet-lite0": ("stem", "logits")},
+    grid_steps=3,
+    explorer_layers={"toy": ("relu2", "conv4"), "efficientnet-lite0": ("stem", "stage1")},
+    explorer_steps=3)
+
+
+def bench_model(label: str, device: str | torch.device = "cpu") -> LayeredNetwork:
+    """The network a bench label (:data:`MODELS`) stands for, on ``device``."""
+    name, options = MODELS[label]
+    return load_model(name, device=device, verbose=False, **options)
 
 
 # --------------------------------------------------------------------------- timing
@@ -148,15 +188,15 @@ def floor_and_loop_seconds(model: LayeredNetwork, layer: str, batch: torch.Tenso
     return floor_s / steps, (twice_s - once_s) / steps
 
 
-def overhead(models: dict[str, tuple[LayeredNetwork, int]], layers: Sequence[str],
-             steps: int, repeats: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Per model and layer: floor and loop milliseconds per step and their ratio.
-    ``models`` maps a label to (model, batch size); images are the model's input size."""
+def overhead(models: dict[str, LayeredNetwork], layers: Layers, steps: int, repeats: int,
+             batch_size: int = 1) -> dict[str, dict[str, dict[str, float]]]:
+    """Per model label and layer (``layers[label]``): floor and loop milliseconds per step
+    and their ratio, on a batch of ``batch_size`` images of the model's input size."""
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for label, (model, batch_size) in models.items():
+    for label, model in models.items():
         batch = _batch(model, batch_size)
         table[label] = {}
-        for layer in layers:
+        for layer in layers[label]:
             floor, loop = floor_and_loop_seconds(model, layer, batch, steps, repeats)
             table[label][layer] = {"floor_ms": 1e3 * floor, "loop_ms": 1e3 * loop,
                                    "ratio": loop / floor}
@@ -263,9 +303,10 @@ def _peak_rss_mib() -> float:
     return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
 
 
-def _grid_worker(device: str, layers: Sequence[str], steps: int | None, queue) -> None:
+def _grid_worker(device: str, label: str, layers: Sequence[str], steps: int | None,
+                 queue) -> None:
     torch.manual_seed(0)
-    model = load_model("alexnet", random_weights=True, device=device, verbose=False)
+    model = bench_model(label, device)
     image = inversion_image(model)
     before = _peak_rss_mib()
     if model.device.type == "cuda":
@@ -276,33 +317,61 @@ def _grid_worker(device: str, layers: Sequence[str], steps: int | None, queue) -
     invert_layers(model, image, layers, steps=steps, progress=False)
     _synchronise(model.device)
     seconds = time.perf_counter() - start
-    report = {"seconds": seconds, "rss_before_mib": before, "rss_peak_mib": _peak_rss_mib()}
+    memory = {"rss_before_mib": before, "rss_peak_mib": _peak_rss_mib()}
     if model.device.type == "cuda":
-        report["cuda_peak_mib"] = torch.cuda.max_memory_allocated(model.device) / 2 ** 20
+        memory["cuda_peak_mib"] = torch.cuda.max_memory_allocated(model.device) / 2 ** 20
     total = steps if steps is not None else RECIPES["kit"].steps
-    report["floor_seconds"] = total * sum(
+    floor = total * sum(
         _fastest_seconds([_floor_run(model, layer, image, 3)], model.device, 2)[0] / 3
         for layer in layers)
-    queue.put(report)
+    queue.put({"seconds": seconds, "floor_seconds": floor, "layers": len(layers),
+               "size": image.shape[-1], "memory": memory})
 
 
-def inversion_grid(device: str, layers: Sequence[str] = ALEXNET_LAYERS,
-                   steps: int | None = None) -> dict[str, float]:
-    """Wall seconds of the layer-wise inversion of Chelsea the cat (224 px) through
-    torchvision's AlexNet with random weights (time does not depend on them), the kit's
-    default recipe, in a fresh process: its peak resident memory is the inversion's
-    (plus the Python, torch and model it needs, reported as ``rss_before_mib``).
-    ``floor_seconds`` is the floor of the same work done layer by layer: the steps
-    times the sum over the layers of one forward + backward pass at batch 1."""
+def inversion_grid(device: str, label: str = "alexnet", layers: Sequence[str] = ALEXNET_LAYERS,
+                   steps: int | None = None) -> dict[str, Any]:
+    """Wall seconds of the layer-wise inversion of the model's inversion image (Chelsea
+    the cat at 224 px for AlexNet's shape and EfficientNet-Lite0) through the network a
+    bench ``label`` names, the kit's default recipe, in a fresh process: its peak resident
+    memory is the inversion's (plus the Python, torch and model it needs, reported as
+    ``rss_before_mib``). ``floor_seconds`` is the floor of the same work done layer by
+    layer: the steps times the sum over the layers of one forward + backward pass at
+    batch 1."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    worker = context.Process(target=_grid_worker, args=(device, list(layers), steps, queue))
+    worker = context.Process(target=_grid_worker,
+                             args=(device, label, list(layers), steps, queue))
     worker.start()
     report = queue.get()
     worker.join()
     if worker.exitcode:
         raise RuntimeError(f"the inversion-grid process failed with exit code {worker.exitcode}")
     return report
+
+
+# --------------------------------------------------------------------------- explorer
+
+def explorer_seconds(model: LayeredNetwork, layers: Sequence[str],
+                     steps: int | None = None) -> dict[str, Any]:
+    """Seconds until the inversion explorer shows a result (the issue's target: 2 s): for
+    ``first``, building it at ``layers[0]`` on the model's inversion image; for ``move``,
+    one move of its layer slider to ``layers[1]``; each with the feature error and SSIM of
+    the reconstruction it then shows (a fast blur would not be a result)."""
+    from lecturekit.ui.widgets.inversion import InversionExplorer
+
+    image = inversion_image(model)
+    start = time.perf_counter()
+    explorer = InversionExplorer(model, image, list(layers), steps=steps)
+    first = time.perf_counter() - start
+    shown = [explorer.result]
+    start = time.perf_counter()
+    explorer.layer.value = layers[1]
+    move = time.perf_counter() - start
+    shown.append(explorer.result)
+    return {name: {"seconds": seconds, "layer": result.layer,
+                   "feature_error": float(result.feature_error[0]),
+                   "ssim": float(result.ssim[0])}
+            for name, seconds, result in zip(("first", "move"), (first, move), shown)}
 
 
 # --------------------------------------------------------------------------- scenes
@@ -338,20 +407,19 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
     if unknown:
         raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: {', '.join(PARTS)}")
     results: dict[str, Any] = {"machine": {**machine(), "device": device}}
-    if {"overhead", "recipes"} & set(parts):
-        toy = load_model("toy", device=device, verbose=False)
     if "overhead" in parts:
         log("overhead: the loop against forward + backward ...")
-        alexnet = load_model("alexnet", random_weights=True, device=device, verbose=False)
-        results["overhead"] = overhead({"toy": (toy, 1), "alexnet": (alexnet, 1)},
-                                       settings.overhead_layers, settings.overhead_steps,
-                                       settings.repeats)
+        models = {label: bench_model(label, device) for label in settings.overhead_layers}
+        results["overhead"] = overhead(models, settings.overhead_layers,
+                                       settings.overhead_steps, settings.repeats)
     if "recipes" in parts:
-        log("recipes: kit, mahendran2015 and baseline on the same scene ...")
-        recipes = recipe_comparison(toy, inversion_image(toy), settings.recipe_layers,
-                                    settings.budgets)
-        results["recipes"] = recipes
-        results["recipes_kit_speedup"] = kit_speedup(recipes)
+        log("recipes: kit, mahendran2015 and baseline on the same image ...")
+        results["recipes"], results["recipes_kit_speedup"] = {}, {}
+        for label, layers in settings.recipe_layers.items():
+            model = bench_model(label, device)
+            table = recipe_comparison(model, inversion_image(model), layers, settings.budgets)
+            results["recipes"][label] = table
+            results["recipes_kit_speedup"][label] = kit_speedup(table)
     if "scenes" in parts:
         log("scenes: drawing toy scenes ...")
         results["scene_ms"] = scene_milliseconds()
@@ -367,13 +435,16 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
             log(f"notebooks: executing {len(paths)} notebooks with the {name} model ...")
             results["notebooks_seconds"][name] = notebook_seconds(paths, name)
     if "grid" in parts:
-        log("grid: layer-wise AlexNet inversion at 224 px in a fresh process ...")
-        report = inversion_grid(device, settings.grid_layers, settings.grid_steps)
-        results["inversion_grid_seconds"] = report["seconds"]
-        results["inversion_grid_floor_seconds"] = report["floor_seconds"]
-        results["inversion_grid_memory"] = {k: v for k, v in report.items()
-                                            if k not in ("seconds", "floor_seconds")}
-        results["inversion_grid_layers"] = len(settings.grid_layers)
+        results["inversion_grid"] = {}
+        for label, layers in settings.grid_layers.items():
+            log(f"grid: layer-wise inversion through {label} in a fresh process ...")
+            results["inversion_grid"][label] = inversion_grid(device, label, layers,
+                                                              settings.grid_steps)
+    if "explorer" in parts:
+        log("explorer: the inversion explorer's first result and one slider move ...")
+        results["explorer_seconds"] = {
+            label: explorer_seconds(bench_model(label, device), layers, settings.explorer_steps)
+            for label, layers in settings.explorer_layers.items()}
     return results
 
 
@@ -396,44 +467,55 @@ def format_table(results: dict[str, Any]) -> str:
     if "scene_ms" in results:
         lines += [f"Toy scenes: {results['scene_ms']:.1f} ms to draw one (target < 30 ms).", ""]
     if "recipes" in results:
-        budgets = list(next(iter(next(iter(results["recipes"].values())).values()))["error_at"])
         goal_key = f"steps_to_{ERROR_GOAL:g}"
-        lines += [f"Inversion recipes: relative feature error (SSIM to the original) after n "
-                  f"steps; steps to reach an error of {ERROR_GOAL:g}", "",
-                  "| layer | recipe | " + " | ".join(f"n={b}" for b in budgets)
-                  + f" | steps to {ERROR_GOAL:g} | seconds |",
-                  "|---|---|" + "---:|" * (len(budgets) + 2)]
-        for layer, rows in results["recipes"].items():
-            for name, row in rows.items():
-                errors = " | ".join(f"{row['error_at'][b]:.3f} ({row['ssim_at'][b]:.2f})"
-                                    for b in budgets)
-                reached = row[goal_key] if row[goal_key] is not None else "never"
-                lines.append(f"| {layer} | {name} | {errors} | {reached} | "
-                             f"{row['seconds']:.1f} |")
-        lines.append("")
-        for layer, row in results.get("recipes_kit_speedup", {}).items():
-            match = row["kit_steps_to_match"]
-            lines.append(f"- {layer}: the best other recipe ({row['best_other']}) reaches "
-                         f"{row['best_other_error']:.3f} in {row['of_steps']} steps; the kit's "
-                         + (f"default reaches it in {match} steps." if match else
-                            "default does not reach it within the budgets."))
-        lines.append("")
+        for label, by_layer in results["recipes"].items():
+            budgets = list(next(iter(next(iter(by_layer.values())).values()))["error_at"])
+            lines += [f"Inversion recipes on {label}: relative feature error (SSIM to the "
+                      f"original) after n steps; steps to reach an error of {ERROR_GOAL:g}", "",
+                      "| layer | recipe | " + " | ".join(f"n={b}" for b in budgets)
+                      + f" | steps to {ERROR_GOAL:g} | seconds |",
+                      "|---|---|" + "---:|" * (len(budgets) + 2)]
+            for layer, rows in by_layer.items():
+                for name, row in rows.items():
+                    errors = " | ".join(f"{row['error_at'][b]:.3f} ({row['ssim_at'][b]:.2f})"
+                                        for b in budgets)
+                    reached = row[goal_key] if row[goal_key] is not None else "never"
+                    lines.append(f"| {layer} | {name} | {errors} | {reached} | "
+                                 f"{row['seconds']:.1f} |")
+            lines.append("")
+            for layer, row in results.get("recipes_kit_speedup", {}).get(label, {}).items():
+                match = row["kit_steps_to_match"]
+                lines.append(f"- {label} {layer}: the best other recipe ({row['best_other']}) "
+                             f"reaches {row['best_other_error']:.3f} in {row['of_steps']} "
+                             "steps; the kit's "
+                             + (f"default reaches it in {match} steps." if match else
+                                "default does not reach it within the budgets."))
+            lines.append("")
     if "notebooks_seconds" in results:
         for name, table in results["notebooks_seconds"].items():
             lines += [f"Notebooks with the {name} model (wall seconds, fresh kernel each)", "",
                       "| notebook | seconds |", "|---|---:|"]
             lines += [f"| {nb} | {s} |" for nb, s in table.items()]
             lines.append("")
-    if "inversion_grid_seconds" in results:
-        memory = results["inversion_grid_memory"]
-        lines += [f"Inversion grid: {results['inversion_grid_layers']} AlexNet layers at 224 px, "
-                  f"kit default recipe: {results['inversion_grid_seconds']:.1f} s (the floor of "
-                  f"the same steps layer by layer: "
-                  f"{results['inversion_grid_floor_seconds']:.1f} s); peak resident "
-                  f"memory {memory['rss_peak_mib']:.0f} MiB (of which "
-                  f"{memory['rss_before_mib']:.0f} MiB before the inversion started)"
+    for label, grid in results.get("inversion_grid", {}).items():
+        memory = grid["memory"]
+        lines += [f"Inversion grid: {grid['layers']} {label} layers at {grid['size']} px, kit "
+                  f"default recipe: {grid['seconds']:.1f} s (the floor of the same steps layer "
+                  f"by layer: {grid['floor_seconds']:.1f} s); peak resident memory "
+                  f"{memory['rss_peak_mib']:.0f} MiB (of which {memory['rss_before_mib']:.0f} "
+                  "MiB before the inversion started)"
                   + (f"; CUDA peak {memory['cuda_peak_mib']:.0f} MiB" if "cuda_peak_mib" in memory
                      else "") + ".", ""]
+    if "explorer_seconds" in results:
+        lines += ["Inversion explorer: seconds until a result is shown (target <= 2 s), and "
+                  "what it shows", "",
+                  "| model | action | layer | seconds | feature error | SSIM |",
+                  "|---|---|---|---:|---:|---:|"]
+        for label, rows in results["explorer_seconds"].items():
+            lines += [f"| {label} | {action} | {row['layer']} | {row['seconds']:.1f} | "
+                      f"{row['feature_error']:.3f} | {row['ssim']:.2f} |"
+                      for action, row in rows.items()]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -455,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebooks", nargs="+", metavar="PATH",
                         help="notebooks to time (default: all of notebooks/ and solutions/)")
     parser.add_argument("--notebook-models", nargs="+", default=["toy"],
-                        choices=["toy", "alexnet-random"],
+                        choices=["toy", "alexnet-random", "efficientnet-lite0"],
                         help="models to run the notebooks with (default: toy)")
     return parser
 

@@ -47,22 +47,36 @@ def quick_results(tmp_path_factory):
 
 def test_quick_run_reports_every_key(quick_results):
     overhead = quick_results["overhead"]
-    assert set(overhead) == {"toy", "alexnet"}
+    assert {label: list(rows) for label, rows in overhead.items()} == {
+        "toy": ["conv1"], "alexnet": ["conv1"], "efficientnet-lite0": ["stem"]}
     for rows in overhead.values():
-        row = rows["conv1"]
-        assert row["floor_ms"] > 0 and row["loop_ms"] > 0
-        assert row["ratio"] == pytest.approx(row["loop_ms"] / row["floor_ms"])
-    recipes = quick_results["recipes"]["conv3"]
-    assert set(recipes) == set(RECIPES)
-    for row in recipes.values():
-        assert set(row["error_at"]) == {"4", "8"} and set(row["ssim_at"]) == {"4", "8"}
-        assert all(math.isfinite(e) and e >= 0 for e in row["error_at"].values())
-        assert "steps_to_0.2" in row
-    assert quick_results["recipes_kit_speedup"]["conv3"]["of_steps"] == 8
-    assert quick_results["inversion_grid_seconds"] > 0
-    assert quick_results["inversion_grid_floor_seconds"] > 0
-    memory = quick_results["inversion_grid_memory"]
-    assert memory["rss_peak_mib"] >= memory["rss_before_mib"] > 0
+        for row in rows.values():
+            assert row["floor_ms"] > 0 and row["loop_ms"] > 0
+            assert row["ratio"] == pytest.approx(row["loop_ms"] / row["floor_ms"])
+    assert {label: list(rows) for label, rows in quick_results["recipes"].items()} == {
+        "toy": ["conv3"], "efficientnet-lite0": ["stem"]}
+    for label, by_layer in quick_results["recipes"].items():
+        for layer, recipes in by_layer.items():
+            assert set(recipes) == set(RECIPES)
+            for row in recipes.values():
+                assert set(row["error_at"]) == {"4", "8"} and set(row["ssim_at"]) == {"4", "8"}
+                assert all(math.isfinite(e) and e >= 0 for e in row["error_at"].values())
+                assert "steps_to_0.2" in row
+            assert quick_results["recipes_kit_speedup"][label][layer]["of_steps"] == 8
+    grids = quick_results["inversion_grid"]
+    assert set(grids) == {"alexnet", "efficientnet-lite0"}
+    for grid in grids.values():
+        assert grid["seconds"] > 0 and grid["floor_seconds"] > 0
+        assert grid["layers"] == 2 and grid["size"] == 224
+        assert grid["memory"]["rss_peak_mib"] >= grid["memory"]["rss_before_mib"] > 0
+    explorer = quick_results["explorer_seconds"]
+    assert set(explorer) == {"toy", "efficientnet-lite0"}
+    assert [row["layer"] for row in explorer["efficientnet-lite0"].values()] == ["stem", "stage1"]
+    for rows in explorer.values():
+        assert list(rows) == ["first", "move"]
+        for row in rows.values():
+            assert row["seconds"] > 0 and math.isfinite(row["feature_error"])
+            assert -1 <= row["ssim"] <= 1
     assert quick_results["machine"]["device"] == "cpu"
     assert quick_results["scene_ms"] > 0
 
@@ -78,8 +92,12 @@ def test_markdown_table_shows_the_numbers(quick_results):
     text = bench.format_table(quick_results)
     ratio = quick_results["overhead"]["toy"]["conv1"]["ratio"]
     assert "| toy | conv1 |" in text and f"{ratio:.2f} |" in text
+    assert "| efficientnet-lite0 | stem |" in text
+    assert "Inversion recipes on efficientnet-lite0" in text and "| stem | kit |" in text
     assert "| conv3 | kit |" in text and "good.ipynb" in text
-    assert "Inversion grid: 2 AlexNet layers" in text
+    assert "Inversion grid: 2 alexnet layers at 224 px" in text
+    assert "Inversion grid: 2 efficientnet-lite0 layers at 224 px" in text
+    assert "| efficientnet-lite0 | move | stage1 |" in text
 
 
 def test_bad_arguments_are_named():
