@@ -223,19 +223,30 @@ def recipe_comparison(model: LayeredNetwork, image: torch.Tensor, layers: Sequen
     stretched to the budget, as ``invert(steps=n)`` does). ``error_at[n]`` is the final
     relative feature error of the ``n``-step run and ``ssim_at[n]`` its reconstruction's
     SSIM to ``image`` (what the priors buy: the error alone rewards fitting noise);
-    ``steps_to_<goal>`` is read off the longest run's trajectory."""
+    ``steps_to_<goal>`` is read off the longest run's trajectory. A run that diverges
+    (the loop's FloatingPointError) gets None for both and its message in
+    ``diverged[n]``."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
     longest = max(budgets)
     for layer in layers:
         table[layer] = {}
         for name in recipes:
-            errors: dict[str, float] = {}
-            similarity: dict[str, float] = {}
+            errors: dict[str, float | None] = {}
+            similarity: dict[str, float | None] = {}
+            diverged: dict[str, str] = {}
+            path: list[float] = []
             seconds = 0.0
             for budget in budgets:
                 start = time.perf_counter()
-                result = invert(model, image, layer, recipe=name, steps=budget, progress=False)
-                seconds += time.perf_counter() - start
+                try:
+                    result = invert(model, image, layer, recipe=name, steps=budget,
+                                    progress=False)
+                except FloatingPointError as error:
+                    errors[str(budget)] = similarity[str(budget)] = None
+                    diverged[str(budget)] = str(error)
+                    continue
+                finally:
+                    seconds += time.perf_counter() - start
                 errors[str(budget)] = float(result.feature_error.mean())
                 similarity[str(budget)] = float(result.ssim.mean())
                 if budget == longest:
@@ -243,20 +254,23 @@ def recipe_comparison(model: LayeredNetwork, image: torch.Tensor, layers: Sequen
                     path.append(errors[str(budget)])
             table[layer][name] = {"error_at": errors, "ssim_at": similarity,
                                   f"steps_to_{goal:g}": steps_to(path, goal),
-                                  "seconds": seconds}
+                                  "seconds": seconds, "diverged": diverged}
     return table
 
 
 def kit_speedup(recipes: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per layer: the best other recipe's error at its longest budget, and the smallest
-    budget at which the kit's default reaches it (target: a quarter of the steps)."""
+    budget at which the kit's default reaches it (target: a quarter of the steps). A
+    recipe that diverged at the longest budget cannot be the best (None: all did)."""
     summary = {}
     for layer, by_recipe in recipes.items():
-        others = {name: row for name, row in by_recipe.items() if name != "kit"}
         longest = max(int(n) for n in by_recipe["kit"]["error_at"])
-        best_name = min(others, key=lambda n: others[n]["error_at"][str(longest)])
-        best = others[best_name]["error_at"][str(longest)]
-        reached = [int(n) for n, e in by_recipe["kit"]["error_at"].items() if e <= best]
+        others = {name: row["error_at"][str(longest)] for name, row in by_recipe.items()
+                  if name != "kit" and row["error_at"][str(longest)] is not None}
+        best_name = min(others, key=others.get) if others else None
+        best = others[best_name] if others else None
+        reached = [int(n) for n, e in by_recipe["kit"]["error_at"].items()
+                   if e is not None and best is not None and e <= best]
         summary[layer] = {"best_other": best_name, "best_other_error": best,
                           "kit_steps_to_match": min(reached) if reached else None,
                           "of_steps": longest}
@@ -477,7 +491,8 @@ def format_table(results: dict[str, Any]) -> str:
                       "|---|---|" + "---:|" * (len(budgets) + 2)]
             for layer, rows in by_layer.items():
                 for name, row in rows.items():
-                    errors = " | ".join(f"{row['error_at'][b]:.3f} ({row['ssim_at'][b]:.2f})"
+                    errors = " | ".join("diverged" if row["error_at"][b] is None else
+                                        f"{row['error_at'][b]:.3f} ({row['ssim_at'][b]:.2f})"
                                         for b in budgets)
                     reached = row[goal_key] if row[goal_key] is not None else "never"
                     lines.append(f"| {layer} | {name} | {errors} | {reached} | "
@@ -485,6 +500,9 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append("")
             for layer, row in results.get("recipes_kit_speedup", {}).get(label, {}).items():
                 match = row["kit_steps_to_match"]
+                if row["best_other"] is None:
+                    lines.append(f"- {label} {layer}: every other recipe diverged.")
+                    continue
                 lines.append(f"- {label} {layer}: the best other recipe ({row['best_other']}) "
                              f"reaches {row['best_other_error']:.3f} in {row['of_steps']} "
                              "steps; the kit's "

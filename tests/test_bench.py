@@ -144,3 +144,29 @@ def test_kit_speedup_picks_the_best_other_recipe():
                        "kit_steps_to_match": 100, "of_steps": 400}
     table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.2, "200": 0.1, "400": 0.07}
     assert bench.kit_speedup(table)["conv3"]["kit_steps_to_match"] is None
+
+
+def test_a_diverging_recipe_is_recorded_not_fatal(monkeypatch):
+    """The public baseline's rate (1e4 scaled per pixel) can blow up on a real network; the
+    race then records where, and the best other recipe is chosen among the rest."""
+    from types import SimpleNamespace
+
+    def fake_invert(model, image, layer, *, recipe, steps, progress):
+        if recipe == "baseline":
+            raise FloatingPointError(f"the optimisation diverged at step {steps // 2}")
+        error = {"kit": 0.1, "mahendran2015": 0.2}[recipe] * 8 / steps
+        return SimpleNamespace(feature_error=torch.tensor([error]), ssim=torch.tensor([0.5]),
+                               history=[{"objective": 1.0}] * steps)
+
+    monkeypatch.setattr(bench, "invert", fake_invert)
+    table = bench.recipe_comparison(None, None, ["stage2"], (4, 8))
+    baseline = table["stage2"]["baseline"]
+    assert baseline["error_at"] == {"4": None, "8": None} and baseline["steps_to_0.2"] is None
+    assert baseline["diverged"]["8"] == "the optimisation diverged at step 4"
+    assert table["stage2"]["kit"]["diverged"] == {}
+    summary = bench.kit_speedup(table)["stage2"]
+    assert summary["best_other"] == "mahendran2015" and summary["kit_steps_to_match"] == 4
+    text = bench.format_table({"machine": bench.machine() | {"device": "cpu"},
+                               "recipes": {"efficientnet-lite0": table},
+                               "recipes_kit_speedup": {"efficientnet-lite0": {"stage2": summary}}})
+    assert "| stage2 | baseline | diverged | diverged | never |" in text
