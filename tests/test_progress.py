@@ -49,6 +49,18 @@ def test_the_loop_shows_a_bar_unless_told_not_to(toy_model, monkeypatch, capsys)
     assert "optimising" not in capsys.readouterr().err
 
 
+def _dream_notebook(before: str, after: str = "") -> nbformat.NotebookNode:
+    """A one-cell notebook whose cell runs a short DeepDream on the toy (a loop with a bar),
+    its last line ``before + call + after``."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import torch, lecturekit as lk\n"
+        "model = lk.load_model('toy', verbose=False)\n"
+        "image = model.preprocess.normalise(torch.rand(1, 3, 64, 64))\n"
+        f"{before}lk.deepdream(model, image, 'conv2', steps=3, octaves=1){after}")]
+    return notebook
+
+
 @pytest.mark.parametrize("value, widgets", [(None, 1), ("0", 0)])
 def test_a_notebook_cell_shows_the_widget_bar(monkeypatch, tmp_path, value, widgets):
     """In a kernel, as in JupyterLab, a long cell displays tqdm's notebook bar (a widget);
@@ -57,12 +69,7 @@ def test_a_notebook_cell_shows_the_widget_bar(monkeypatch, tmp_path, value, widg
         monkeypatch.delenv(PROGRESS_VARIABLE, raising=False)
     else:
         monkeypatch.setenv(PROGRESS_VARIABLE, value)
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(
-        "import torch, lecturekit as lk\n"
-        "model = lk.load_model('toy', verbose=False)\n"
-        "image = model.preprocess.normalise(torch.rand(1, 3, 64, 64))\n"
-        "_ = lk.deepdream(model, image, 'conv2', steps=3, octaves=1)")]
+    notebook = _dream_notebook("_ = ")
     NotebookClient(notebook, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = notebook.cells[0].outputs
@@ -78,12 +85,7 @@ def test_the_readme_command_stores_outputs_without_bars(tmp_path):
     command = next(block for block in code_blocks(section("The notebooks"), "bash")
                    if "nbconvert" in block).replace("\\\n", " ").strip()
     assert command.startswith("cd notebooks && LECTUREKIT_PROGRESS=0 ")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(
-        "import torch, lecturekit as lk\n"
-        "model = lk.load_model('toy', verbose=False)\n"
-        "image = model.preprocess.normalise(torch.rand(1, 3, 64, 64))\n"
-        "print(lk.deepdream(model, image, 'conv2', steps=3, octaves=1).image.shape)")]
+    notebook = _dream_notebook("print(", ".image.shape)")
     (tmp_path / "notebooks").mkdir()
     nbformat.write(notebook, tmp_path / "notebooks" / "04_inceptionism.ipynb")
     environment = {k: v for k, v in os.environ.items() if k != PROGRESS_VARIABLE}
