@@ -58,9 +58,9 @@ from lecturekit.optimise.inversion import RECIPES, invert, invert_layers
 from lecturekit.optimise.loop import optimise
 from lecturekit.targets import FeatureMatching
 
-__all__ = ["BenchSettings", "MODELS", "QUICK", "FULL", "bench_model", "run_bench", "floor_and_loop_seconds",
-           "overhead", "recipe_comparison", "notebook_seconds", "inversion_grid",
-           "format_table"]
+__all__ = ["BenchSettings", "MODELS", "QUICK", "FULL", "bench_model", "run_bench",
+           "floor_and_loop_seconds", "overhead", "recipe_comparison", "notebook_seconds",
+           "inversion_grid", "explorer_seconds", "format_table"]
 
 PARTS: tuple[str, ...] = ("overhead", "recipes", "scenes", "notebooks", "grid",
                           "explorer")
