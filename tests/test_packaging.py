@@ -88,11 +88,41 @@ def test_doctor_reports_versions_devices_and_models():
 
 
 def test_evaluate_prints_json_with_measured_accuracy():
-    result = _cli("evaluate", "--model", "toy", "--json")
+    # Only the accuracy: the other keys' claims are measured by their own tests
+    # (test_localisation, test_class_model, test_inversion), and their wiring into
+    # evaluate by test_evaluate_measures_every_key_it_names, without running them twice.
+    result = _cli("evaluate", "--model", "toy", "--json", "--only", "accuracy")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["model"] == "toy" and report["n_scenes"] == 1000
+    assert set(report) == {"model", "n_scenes", "accuracy"}
     assert report["accuracy"] >= 0.95
+
+
+def test_evaluate_measures_every_key_it_names(toy_model, monkeypatch):
+    """Every key of EVALUATIONS reaches its measuring function with the toy model and
+    lands in the report under its own name (the measurements replaced by markers)."""
+    from lecturekit.measure import evaluate as module
+
+    calls = []
+
+    def marker(name):
+        def measure(model, *args, **kwargs):
+            calls.append((name, model))
+            return f"measured {name}"
+        return measure
+
+    for name, function in (("accuracy", "scene_accuracy"), ("localisation",
+                           "localisation_table"), ("class_model", "class_model_claims"),
+                           ("inversion", "inversion_claims")):
+        monkeypatch.setattr(module, function, marker(name))
+    report = module.evaluate(toy_model, n_scenes=3)
+    assert report == {"model": "toy", "n_scenes": 3,
+                      **{name: f"measured {name}" for name in module.EVALUATIONS}}
+    assert [name for name, _ in calls] == list(module.EVALUATIONS)
+    assert all(model is toy_model for _, model in calls)
+    assert set(module.evaluate(toy_model, keys=["inversion"])) == {"model", "n_scenes",
+                                                                   "inversion"}
 
 
 def test_train_toy_refuses_to_overwrite(tmp_path):
