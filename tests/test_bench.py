@@ -71,12 +71,17 @@ def test_quick_run_reports_every_key(quick_results):
         assert grid["memory"]["rss_peak_mib"] >= grid["memory"]["rss_before_mib"] > 0
     explorer = quick_results["explorer_seconds"]
     assert set(explorer) == {"toy", "efficientnet-lite0"}
-    assert [row["layer"] for row in explorer["efficientnet-lite0"].values()] == ["stem", "stage1"]
+    assert [row["layer"] for row in explorer["efficientnet-lite0"].values()] == ["stem", "stage1",
+                                                                                "stage1"]
     for rows in explorer.values():
-        assert list(rows) == ["first", "move"]
+        assert list(rows) == ["first", "move", "prefetched"]
         for row in rows.values():
             assert row["seconds"] > 0 and math.isfinite(row["feature_error"])
             assert -1 <= row["ssim"] <= 1
+        assert rows["prefetched"]["ready_seconds"] >= 0
+        # the prefetched result is the one the cold move computed, only sooner
+        assert rows["prefetched"]["feature_error"] == pytest.approx(
+            rows["move"]["feature_error"], rel=1e-3, abs=1e-6)
     assert quick_results["machine"]["device"] == "cpu"
     assert quick_results["scene_ms"] > 0
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -24,7 +25,7 @@ def explorer(toy_model):
     from lecturekit.ui.widgets.inversion import inversion_explorer
     images, _, _ = scenes.make_batch(scenes.test_seeds(1, offset=7), size=128)
     return inversion_explorer(toy_model, toy_model.preprocess.normalise(images),
-                              layers=("conv1", "relu3", "fc8"), steps=4)
+                              layers=("conv1", "relu3", "fc8"), steps=4, prefetch=False)
 
 
 def test_is_a_widget_with_the_promised_parts(explorer):
@@ -85,3 +86,57 @@ def test_bad_arguments(toy_model):
         InversionExplorer(toy_model, image, regularisers=("tv", "sparkle"), auto=False)
     with pytest.raises(ValueError, match="unknown layer"):
         InversionExplorer(toy_model, image, layers=("conv1", "conv9"), auto=False)
+
+
+# --- prefetch: the neighbouring layers inverted in the background ----------------
+
+def _scene(toy_model):
+    images, _, _ = scenes.make_batch(scenes.test_seeds(1, offset=7), size=128)
+    return toy_model.preprocess.normalise(images)
+
+
+def test_prefetch_has_the_neighbours_ready_and_equal_to_a_direct_inversion(toy_model):
+    from lecturekit.optimise.inversion import invert
+    from lecturekit.ui.widgets.inversion import InversionExplorer
+
+    image = _scene(toy_model)
+    explorer = InversionExplorer(toy_model, image, layers=("conv1", "relu3", "fc8"), steps=4)
+    explorer.wait_for_prefetch()
+    assert (explorer.compute_count, explorer.prefetch_count) == (1, 1)  # relu3, its neighbour
+    explorer.layer.value = "relu3"
+    assert explorer.compute_count == 1  # shown from the cache, no foreground inversion
+    direct = invert(toy_model, image, "relu3", lam=explorer.result.settings["lam"], steps=4,
+                    progress=False)
+    assert torch.allclose(explorer.result.image, direct.image, atol=1e-5, rtol=0)
+    explorer.wait_for_prefetch()  # now fc8 (conv1 is cached)
+    assert explorer.prefetch_count == 2
+    explorer.layer.value = "fc8"
+    assert explorer.compute_count == 1 and explorer.result.layer == "fc8"
+    assert "fc8" in explorer.text
+
+
+def test_a_move_to_the_setting_being_prefetched_waits_for_it(toy_model):
+    from lecturekit.ui.widgets.inversion import InversionExplorer
+
+    explorer = InversionExplorer(toy_model, _scene(toy_model), layers=("conv1", "conv5"),
+                                 steps=60)
+    deadline = time.monotonic() + 60
+    while explorer._running is None and explorer.prefetch_count == 0:  # the worker started
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    explorer.layer.value = "conv5"
+    assert (explorer.compute_count, explorer.prefetch_count) == (1, 1)
+    assert explorer.result.layer == "conv5" and explorer.result.settings["steps"] == 60
+
+
+def test_any_other_move_cancels_the_prefetch(toy_model):
+    from lecturekit.ui.widgets.inversion import InversionExplorer
+
+    explorer = InversionExplorer(toy_model, _scene(toy_model), layers=("conv1", "conv5"),
+                                 steps=400)
+    assert explorer._worker.is_alive()  # conv5's 400 steps take seconds
+    explorer.prefetch = False
+    explorer.regulariser.value = "l2"  # not the setting being prefetched
+    assert not explorer._worker.is_alive()
+    assert explorer.prefetch_count == 0 and explorer.compute_count == 2
+    assert [key[:2] for key in explorer.cache] == [("conv1", "default"), ("conv1", "l2")]
