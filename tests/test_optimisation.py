@@ -122,3 +122,26 @@ def test_feature_matching_refuses_a_reference_of_another_size(toy_model):
     with pytest.raises(ValueError, match="invert images of the size the reference was computed at"):
         optimise(toy_model, FeatureMatching("conv1", reference), _start(), maximise=False,
                  steps=1, progress=False)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_the_loops_optimiser_is_torchs_step_for_step(name):
+    """The loop calls torch's functional Adam / SGD directly (less per-step overhead); the
+    parameters must follow torch.optim's path exactly, through a change of rate with the
+    state kept, as the schedules of the inversion recipes do."""
+    from lecturekit.optimise.loop import _Optimiser
+
+    ours, theirs = _start(seed=3).requires_grad_(True), _start(seed=3).requires_grad_(True)
+    optimiser = _Optimiser(name, [ours], 0.1, momentum=0.9)
+    reference = (torch.optim.Adam([theirs], lr=0.1, fused=True) if name == "adam"
+                 else torch.optim.SGD([theirs], lr=0.1, momentum=0.9, fused=True))
+    for step in range(6):
+        if step == 3:
+            optimiser.lr = 0.01
+            reference.param_groups[0]["lr"] = 0.01
+        for x, opt in ((ours, optimiser), (theirs, reference)):
+            opt.zero_grad()
+            (x.sin() * torch.arange(x.numel()).view_as(x)).sum().backward()
+            opt.step()
+        assert torch.equal(ours, theirs), f"step {step}"
+    assert not torch.equal(ours, _start(seed=3))
