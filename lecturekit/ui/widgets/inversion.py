@@ -9,7 +9,7 @@ going back to it is instant. While the lecturer talks, the explorer inverts the
 layers next to the one shown in a background thread (*prefetch*), so that the
 next move of the layer slider finds its result ready: on a laptop CPU one
 inversion of a real network at 224 px takes seconds, a cached one is shown at
-once (``python -m lecturekit bench --only explorer`` measures both).
+once (``python benchmarks/bench.py --only explorer`` measures both).
 
 Importing :mod:`lecturekit` does not import this module or ipywidgets.
 """
