@@ -166,3 +166,24 @@ def test_inversion_leaks_the_relu6_of_stem_and_head_only(effnet, photos):
     assert torch.autograd.grad(leaky[flat].sum(), x)[0].abs().sum() > 0
     staggered = effnet.staggered_activations(batch, [("head", 1)], slope=0.1)["head"]
     assert torch.allclose(staggered, exact, atol=1e-4)
+
+
+def test_evaluate_inverts_the_photograph_with_the_steps_the_head_needs(effnet, monkeypatch):
+    """evaluate's inversion runs INVERSION_STEPS steps (the head's plateau needs about 300;
+    measured in the constant's docstring) on the inversion image, and says so in the report
+    (the inversion itself replaced by a marker)."""
+    import lecturekit.measure.inversion_claims as claims_module
+    from lecturekit.measure.imagenet_claims import INVERSION_STEPS, evaluate_imagenet
+
+    calls = []
+
+    def marker(model, images, **kwargs):
+        calls.append((model, tuple(images.shape), kwargs))
+        return {"depth_ssim_spearman": -1.0}
+
+    monkeypatch.setattr(claims_module, "inversion_claims", marker)
+    report = evaluate_imagenet(effnet, keys=("inversion",))
+    assert INVERSION_STEPS >= 300
+    assert report == {"model": effnet.name, "inversion": {"depth_ssim_spearman": -1.0},
+                      "inversion_steps": INVERSION_STEPS}
+    assert calls == [(effnet, (1, 3, 224, 224), {"steps": INVERSION_STEPS})]
