@@ -8,7 +8,8 @@ network expects, and :meth:`Preprocessing.deprocess` plus
 :func:`to_numpy_image` turn network inputs back into something matplotlib can
 show.
 
-Only torch, torchvision, NumPy and Pillow are imported.  The sample images are
+Only torch, NumPy and Pillow are imported (not torchvision: importing it takes
+seconds, and every command and kernel of the kit imports this module).  The sample images are
 files shipped inside scikit-image and matplotlib; they are found on disk
 without importing either package.
 """
@@ -26,9 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import InterpolationMode
 
 from lecturekit.validation import check_finite
 
@@ -458,11 +458,17 @@ class Preprocessing:
         return self.normalise(torch.stack([self._resize_and_crop(img) for img in images]))
 
     def _resize_and_crop(self, image: torch.Tensor) -> torch.Tensor:
-        image = TF.resize(
-            image, [self.resize], interpolation=InterpolationMode.BILINEAR, antialias=True
-        )
-        image = TF.center_crop(image, [self.crop, self.crop])
-        return image.clamp(0.0, 1.0)
+        """Shorter side to ``resize`` (bilinear, antialiased; the longer side truncated as
+        torchvision does), then the centre ``crop x crop`` (offsets rounded)."""
+        height, width = image.shape[-2:]
+        short, long = sorted((height, width))
+        size = (self.resize, int(self.resize * long / short))
+        size = size if height <= width else size[::-1]
+        image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True,
+                              align_corners=False)[0]
+        top = int(round((size[0] - self.crop) / 2.0))
+        left = int(round((size[1] - self.crop) / 2.0))
+        return image[:, top:top + self.crop, left:left + self.crop].clamp(0.0, 1.0)
 
     def _stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         dtype = like.dtype if like.is_floating_point() else torch.float32

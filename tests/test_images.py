@@ -377,6 +377,19 @@ def test_preprocessing_centre_crop_content():
     assert out[:, :, :100].max() < 1e-6 and out[:, :, -100:].min() > 1 - 1e-6
 
 
+@pytest.mark.parametrize("shape", [(3, 300, 600), (3, 600, 300), (3, 225, 224), (3, 333, 500),
+                                   (3, 37, 100)])
+def test_preprocessing_matches_torchvisions_evaluation_transform(shape):
+    """Our torch-only resize and centre crop give torchvision's Resize + CenterCrop exactly."""
+    import torchvision.transforms.v2 as T
+
+    image = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    for resize, crop in ((256, 224), (40, 31)):
+        ours = Preprocessing(resize=resize, crop=crop, mean=(0, 0, 0), std=(1, 1, 1))(image)[0]
+        theirs = T.Compose([T.Resize(resize, antialias=True), T.CenterCrop(crop)])(image)
+        torch.testing.assert_close(ours, theirs.clamp(0, 1), atol=0, rtol=0)
+
+
 def test_preprocessing_list_gives_batch(tmp_path):
     path = tmp_path / "a.png"
     Image.new("RGB", (50, 80), (255, 0, 0)).save(path)

@@ -53,13 +53,13 @@ import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in {'matplotlib', 'ipywidgets', 'IPython', 'jupyterlab',
-                                  'jupyter_client', 'ipykernel', 'skimage'}:
+                                  'jupyter_client', 'ipykernel', 'skimage', 'torchvision'}:
             raise ImportError('blocked for this test: ' + name)
 sys.meta_path.insert(0, Block())
 """
 
 
-def test_numeric_core_needs_no_jupyter_or_matplotlib():
+def test_numeric_core_needs_no_jupyter_matplotlib_or_torchvision():
     code = BLOCKER + """
 import torch, lecturekit as lk
 from lecturekit import devices, scenes
