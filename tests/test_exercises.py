@@ -131,18 +131,24 @@ def test_homework_uses_the_offline_model_explicitly(name):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """Every exercise notebook run as a student would first run it: nothing filled in."""
+    """Every exercise notebook run as a student would first run it: nothing filled in (the
+    four kernels run at the same time)."""
+    import asyncio
+
     import nbformat
     from nbclient import NotebookClient
 
     workdir = tmp_path_factory.mktemp("exercises")
     env = {**os.environ, "LECTUREKIT_MODEL": "toy", "MPLBACKEND": "Agg"}  # the kernels'
-    results = {}
-    for name in HOMEWORK:
-        notebook = nbformat.read(EXERCISES / name, as_version=4)
-        NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(workdir)}}).execute(env=env)
-        results[name] = notebook
+    results = {name: nbformat.read(EXERCISES / name, as_version=4) for name in HOMEWORK}
+    clients = [NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
+                              resources={"metadata": {"path": str(workdir)}})
+               for notebook in results.values()]
+
+    async def run_all() -> None:
+        await asyncio.gather(*(client.async_execute(env=env) for client in clients))
+
+    asyncio.run(run_all())
     return results
 
 
