@@ -11,8 +11,8 @@ nbgrader's student version and `exercises/` agree cell for cell.
 
 The exchange folder, which a JupyterHub admin sets for everyone, is a temporary folder
 named in a private global nbgrader_config.py; the students' names, which JupyterHub
-supplies, are given with --student. Takes about a minute (ten nbgrader processes, two
-autograded notebooks).
+supplies, are given with --student. Takes about a minute (ten nbgrader processes, the
+two students' at the same time, and two autograded notebooks).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -114,12 +115,16 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _nbgrader(steps["generate_assignment"].replace(ASSIGNMENT, "all"), course, env)
     _nbgrader(steps["release_assignment"], course, env)
     source = nbformat.read(course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    for student, wrong in (("alice", False), ("bob", True)):
+
+    def student_work(student: str, wrong: bool) -> None:
         home = base / student
         home.mkdir()
         _nbgrader(steps["fetch_assignment"], home, env)
         _fill(home / ASSIGNMENT / f"{NOTEBOOK}.ipynb", source, wrong)
         _nbgrader(steps["submit"], home, env, f"--student={student}")
+
+    with ThreadPoolExecutor() as students:  # each in their own home, at the same time
+        list(students.map(student_work, ("alice", "bob"), (False, True)))
     _nbgrader(steps["collect"], course, env)
     _nbgrader(steps["autograde"], course, env)
     _nbgrader(steps["export"], course, env)
