@@ -187,3 +187,13 @@ def test_evaluate_inverts_the_photograph_with_the_steps_the_head_needs(effnet, m
     assert report == {"model": effnet.name, "inversion": {"depth_ssim_spearman": -1.0},
                       "inversion_steps": INVERSION_STEPS}
     assert calls == [(effnet, (1, 3, 224, 224), {"steps": INVERSION_STEPS})]
+
+
+def test_gradients_come_back_in_the_images_layout(effnet, photos):
+    """The network runs channels-last; the gradients it returns are plain NCHW tensors, so a
+    student's ``gradient.view(-1)`` works as on the other networks."""
+    cat = photos[1][:1]
+    gradient = lk.input_gradient(effnet, cat, lk.Logit(0))
+    assert gradient.is_contiguous() and gradient.view(-1).numel() == cat.numel()
+    signal = torch.ones_like(effnet.forward_to(cat, "stem"))
+    assert lk.layer_gradient(effnet, cat, "stem", signal).is_contiguous()

@@ -39,7 +39,7 @@ def input_gradient(model: LayeredNetwork, images: torch.Tensor, target: Target,
     with backward_rule(model, rule):
         values = target(model.activations(x, target.layers))
         (gradient,) = torch.autograd.grad(values.sum(), x)
-    return gradient
+    return gradient.contiguous()  # a channels-last network (EfficientNet) gives channels-last
 
 
 def layer_gradient(model: LayeredNetwork, images: torch.Tensor, layer: str,
@@ -64,4 +64,4 @@ def layer_gradient(model: LayeredNetwork, images: torch.Tensor, layer: str,
             raise ValueError(f"signal must have the shape of layer {layer}'s activation "
                              f"{tuple(activation.shape)}, got {tuple(signal.shape)}")
         (gradient,) = torch.autograd.grad(activation, x, grad_outputs=signal.to(activation))
-    return gradient
+    return gradient.contiguous()
