@@ -9,9 +9,9 @@ network expects, and :meth:`Preprocessing.deprocess` plus
 show.
 
 Only torch, NumPy and Pillow are imported (not torchvision: importing it takes
-seconds, and every command and kernel of the kit imports this module).  The sample images are
-files shipped inside scikit-image and matplotlib; they are found on disk
-without importing either package.
+seconds, and every command and kernel of the kit imports this module).  The
+sample images are files shipped inside scikit-image and matplotlib; they are
+found on disk without importing either package.
 """
 
 from __future__ import annotations

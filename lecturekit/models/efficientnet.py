@@ -161,7 +161,7 @@ def load_efficientnet(name: str = "efficientnet-lite0") -> LayeredNetwork:
     _out_of_place(net)
     # Channels-last weights make every convolution run channels-last (inputs may stay as
     # they are): forward + backward of a batch of 4 at 224 px took 7-20% less time on 2 CPU
-    # cores and 14% less on one (benchmarks/RESULTS.md's machine).
+    # cores and 14% less on one (measured on the 2-core development machine, 2026-11-30).
     net.to(memory_format=torch.channels_last)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     layers["stem"] = nn.Sequential(OrderedDict(conv=net.conv_stem, bn_act=net.bn1))
