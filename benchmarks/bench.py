@@ -13,9 +13,10 @@ repository's notebooks, so it lives beside the package, not in it):
 ``recipes``
     the relative feature error of an inversion after 50, 100, 200 and 400
     steps for the kit's default recipe, Mahendran & Vedaldi's (2015) and the
-    public baseline's (:data:`lecturekit.optimise.inversion.RECIPES`), and the steps
-    each needs to reach an error of 0.2: on a toy scene and on a photograph
-    through EfficientNet-Lite0.
+    public baseline's (:data:`lecturekit.optimise.inversion.RECIPES`), with the SSIM
+    of each reconstruction and the steps each needs to reach an error of 0.2: means
+    over two of the lecture's examples and two random starts, on the toy's scenes and
+    on photographs through EfficientNet-Lite0.
 ``notebooks_seconds``
     wall time to execute every notebook of ``notebooks/`` and ``solutions/``, once
     per model named by ``--notebook-models``.
@@ -53,7 +54,7 @@ import torch
 
 from lecturekit import scenes
 from lecturekit.devices import resolve_device
-from lecturekit.examples import inversion_image
+from lecturekit.examples import inversion_image, lecture_example
 from lecturekit.models import ALEXNET_LAYERS, EFFICIENTNET_LAYERS, LayeredNetwork, load_model
 from lecturekit.optimise.inversion import RECIPES, invert, invert_layers
 from lecturekit.optimise.loop import optimise
@@ -82,6 +83,8 @@ class BenchSettings:
     repeats: int
     recipe_layers: Layers
     budgets: tuple[int, ...]
+    recipe_images: int
+    recipe_seeds: tuple[int, ...]
     grid_layers: Layers
     grid_steps: int | None
     explorer_layers: Layers
@@ -101,7 +104,7 @@ FULL = BenchSettings(
                      "efficientnet-lite0": ("stem", "stage4", "logits")},
     overhead_steps=20, repeats=9,
     recipe_layers={"toy": ("conv3", "fc6"), "efficientnet-lite0": ("stage2", "stage6")},
-    budgets=(50, 100, 200, 400),
+    budgets=(50, 100, 200, 400), recipe_images=2, recipe_seeds=(0, 1),
     grid_layers={"alexnet": ALEXNET_LAYERS, "efficientnet-lite0": EFFICIENTNET_LAYERS},
     grid_steps=None,
     explorer_layers={"toy": ("relu2", "conv4"), "efficientnet-lite0": ("stage2", "stage4")},
@@ -110,6 +113,7 @@ QUICK = BenchSettings(
     overhead_layers={"toy": ("conv1",), "alexnet": ("conv1",), "efficientnet-lite0": ("stem",)},
     overhead_steps=3, repeats=1,
     recipe_layers={"toy": ("conv3",), "efficientnet-lite0": ("stem",)}, budgets=(4, 8),
+    recipe_images=1, recipe_seeds=(0,),
     grid_layers={"alexnet": ("conv1", "fc8"), "efficientnet-lite0": ("stem", "logits")},
     grid_steps=3,
     explorer_layers={"toy": ("relu2", "conv4"), "efficientnet-lite0": ("stem", "stage1")},
@@ -217,42 +221,53 @@ def steps_to(errors: Sequence[float], goal: float) -> int | None:
     return next((step for step, error in enumerate(errors) if error <= goal), None)
 
 
-def recipe_comparison(model: LayeredNetwork, image: torch.Tensor, layers: Sequence[str],
+def recipe_comparison(model: LayeredNetwork, images: torch.Tensor, layers: Sequence[str],
                       budgets: Sequence[int], recipes: Sequence[str] = tuple(RECIPES),
-                      goal: float = ERROR_GOAL) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each recipe inverts ``image`` at each layer once per step budget (its schedule
-    stretched to the budget, as ``invert(steps=n)`` does). ``error_at[n]`` is the final
-    relative feature error of the ``n``-step run and ``ssim_at[n]`` its reconstruction's
-    SSIM to ``image`` (what the priors buy: the error alone rewards fitting noise);
-    ``steps_to_<goal>`` is read off the longest run's trajectory. A run that diverges
-    (the loop's FloatingPointError) gets None for both and its message in
-    ``diverged[n]``."""
+                      goal: float = ERROR_GOAL,
+                      seeds: Sequence[int] = (0,)) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each recipe inverts each image of ``images`` alone, from each of ``seeds``, at each
+    layer once per step budget (its schedule stretched to the budget, as
+    ``invert(steps=n)`` does). ``error_at[n]`` is the mean final relative feature error of
+    the ``n``-step runs and ``ssim_at[n]`` the mean SSIM of their reconstructions to the
+    images (what the priors buy: the error alone rewards fitting noise);
+    ``steps_to_<goal>`` is read off the mean trajectory of the longest runs. If any run
+    of a budget diverges (the loop's FloatingPointError) that budget gets None for both
+    and the first message in ``diverged[n]``; the race cannot count a recipe that is
+    stable on some images only."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
     longest = max(budgets)
+    runs = [(images[k:k + 1], seed) for k in range(images.shape[0]) for seed in seeds]
     for layer in layers:
         table[layer] = {}
         for name in recipes:
             errors: dict[str, float | None] = {}
             similarity: dict[str, float | None] = {}
             diverged: dict[str, str] = {}
-            path: list[float] = []
+            paths: list[list[float]] = []
             seconds = 0.0
             for budget in budgets:
-                start = time.perf_counter()
-                try:
-                    result = invert(model, image, layer, recipe=name, steps=budget,
-                                    progress=False)
-                except FloatingPointError as error:
+                finals: list[tuple[float, float]] = []
+                for image, seed in runs:
+                    start = time.perf_counter()
+                    try:
+                        result = invert(model, image, layer, recipe=name, steps=budget,
+                                        seed=seed, progress=False)
+                    except FloatingPointError as error:
+                        diverged.setdefault(str(budget), str(error))
+                        continue
+                    finally:
+                        seconds += time.perf_counter() - start
+                    finals.append((float(result.feature_error.mean()), float(result.ssim.mean())))
+                    if budget == longest:
+                        paths.append(_trajectory(result.history, RECIPES[name].data_weight)
+                                     + [finals[-1][0]])
+                if str(budget) in diverged:
                     errors[str(budget)] = similarity[str(budget)] = None
-                    diverged[str(budget)] = str(error)
                     continue
-                finally:
-                    seconds += time.perf_counter() - start
-                errors[str(budget)] = float(result.feature_error.mean())
-                similarity[str(budget)] = float(result.ssim.mean())
-                if budget == longest:
-                    path = _trajectory(result.history, RECIPES[name].data_weight)
-                    path.append(errors[str(budget)])
+                errors[str(budget)] = sum(e for e, _ in finals) / len(finals)
+                similarity[str(budget)] = sum(q for _, q in finals) / len(finals)
+            path = [sum(values) / len(values) for values in zip(*paths)] \
+                if str(longest) not in diverged else []
             table[layer][name] = {"error_at": errors, "ssim_at": similarity,
                                   f"steps_to_{goal:g}": steps_to(path, goal),
                                   "seconds": seconds, "diverged": diverged}
@@ -260,21 +275,31 @@ def recipe_comparison(model: LayeredNetwork, image: torch.Tensor, layers: Sequen
 
 
 def kit_speedup(recipes: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Per layer: the best other recipe's error at its longest budget, and the smallest
-    budget at which the kit's default reaches it (target: a quarter of the steps). A
-    recipe that diverged at the longest budget cannot be the best (None: all did)."""
+    """Per layer: the best other recipe's error at its longest budget (and its SSIM), the
+    smallest budget at which the kit's default reaches that error (target: a quarter of
+    the steps) with the kit's SSIM there, and whether the kit's error falls with every
+    larger budget (``kit_monotone``). A recipe that diverged at the longest budget cannot
+    be the best (None: all did)."""
     summary = {}
     for layer, by_recipe in recipes.items():
-        longest = max(int(n) for n in by_recipe["kit"]["error_at"])
+        kit = by_recipe["kit"]
+        longest = max(int(n) for n in kit["error_at"])
         others = {name: row["error_at"][str(longest)] for name, row in by_recipe.items()
                   if name != "kit" and row["error_at"][str(longest)] is not None}
         best_name = min(others, key=others.get) if others else None
         best = others[best_name] if others else None
-        reached = [int(n) for n, e in by_recipe["kit"]["error_at"].items()
+        reached = [int(n) for n, e in kit["error_at"].items()
                    if e is not None and best is not None and e <= best]
-        summary[layer] = {"best_other": best_name, "best_other_error": best,
-                          "kit_steps_to_match": min(reached) if reached else None,
-                          "of_steps": longest}
+        match = min(reached) if reached else None
+        path = [kit["error_at"][n] for n in sorted(kit["error_at"], key=int)]
+        summary[layer] = {
+            "best_other": best_name, "best_other_error": best,
+            "best_other_ssim": by_recipe[best_name].get("ssim_at", {}).get(str(longest))
+            if best_name else None,
+            "kit_steps_to_match": match,
+            "kit_ssim_at_match": kit.get("ssim_at", {}).get(str(match)) if match else None,
+            "kit_monotone": None not in path and all(b <= a for a, b in zip(path, path[1:])),
+            "of_steps": longest}
     return summary
 
 
@@ -439,11 +464,13 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
         results["overhead"] = overhead(models, settings.overhead_layers,
                                        settings.overhead_steps, settings.repeats)
     if "recipes" in parts:
-        log("recipes: kit, mahendran2015 and baseline on the same image ...")
+        log("recipes: kit, mahendran2015 and baseline on the same images and starts ...")
         results["recipes"], results["recipes_kit_speedup"] = {}, {}
         for label, layers in settings.recipe_layers.items():
             model = bench_model(label, device)
-            table = recipe_comparison(model, inversion_image(model), layers, settings.budgets)
+            images = lecture_example(model, settings.recipe_images).batch.to(model.device)
+            table = recipe_comparison(model, images, layers, settings.budgets,
+                                      seeds=settings.recipe_seeds)
             results["recipes"][label] = table
             results["recipes_kit_speedup"][label] = kit_speedup(table)
     if "scenes" in parts:
@@ -497,7 +524,8 @@ def format_table(results: dict[str, Any]) -> str:
         for label, by_layer in results["recipes"].items():
             budgets = list(next(iter(next(iter(by_layer.values())).values()))["error_at"])
             lines += [f"Inversion recipes on {label}: relative feature error (SSIM to the "
-                      f"original) after n steps; steps to reach an error of {ERROR_GOAL:g}", "",
+                      f"original) after n steps, means over images and starts; steps to "
+                      f"reach an error of {ERROR_GOAL:g}", "",
                       "| layer | recipe | " + " | ".join(f"n={b}" for b in budgets)
                       + f" | steps to {ERROR_GOAL:g} | seconds |",
                       "|---|---|" + "---:|" * (len(budgets) + 2)]
@@ -517,9 +545,13 @@ def format_table(results: dict[str, Any]) -> str:
                     continue
                 lines.append(f"- {label} {layer}: the best other recipe ({row['best_other']}) "
                              f"reaches {row['best_other_error']:.3f} in {row['of_steps']} "
-                             "steps; the kit's "
-                             + (f"default reaches it in {match} steps." if match else
-                                "default does not reach it within the budgets."))
+                             f"steps (SSIM {row['best_other_ssim']:.2f}); the kit's "
+                             + (f"default reaches it in {match} steps (SSIM "
+                                f"{row['kit_ssim_at_match']:.2f})" if match else
+                                "default does not reach it within the budgets")
+                             + ("; the kit's error falls with every larger budget."
+                                if row["kit_monotone"] else
+                                "; the kit's error does not fall with every larger budget."))
             lines.append("")
     if "notebooks_seconds" in results:
         for name, table in results["notebooks_seconds"].items():

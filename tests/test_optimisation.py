@@ -145,3 +145,21 @@ def test_the_loops_optimiser_is_torchs_step_for_step(name):
             opt.step()
         assert torch.equal(ours, theirs), f"step {step}"
     assert not torch.equal(ours, _start(seed=3))
+
+
+def test_feature_matching_is_the_same_on_channels_last_maps():
+    """EfficientNet-Lite0's maps are channels-last; the error is read off their memory in
+    its own order (no copy), which must give the definition's value and gradient."""
+    generator = torch.Generator().manual_seed(0)
+    act = torch.randn(2, 5, 7, 6, generator=generator)
+    reference = torch.randn(2, 5, 7, 6, generator=generator)
+    by_hand = (act - reference).square().sum(dim=(1, 2, 3)) / reference.square().sum(dim=(1, 2, 3))
+    for act_format in (torch.contiguous_format, torch.channels_last):
+        for reference_format in (torch.contiguous_format, torch.channels_last):
+            x = act.clone().contiguous(memory_format=act_format).requires_grad_(True)
+            error = FeatureMatching("conv1", reference.contiguous(
+                memory_format=reference_format))({"conv1": x})
+            assert torch.allclose(error, by_hand, rtol=1e-5), (act_format, reference_format)
+            error.sum().backward()
+            expected = 2 * (act - reference) / reference.square().sum(dim=(1, 2, 3)).view(2, 1, 1, 1)
+            assert torch.allclose(x.grad, expected, rtol=1e-5, atol=1e-7)
