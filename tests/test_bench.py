@@ -51,7 +51,9 @@ def test_quick_run_reports_every_key(quick_results):
         "toy": ["conv1"], "alexnet": ["conv1"], "efficientnet-lite0": ["stem"]}
     for rows in overhead.values():
         for row in rows.values():
-            assert row["floor_ms"] > 0 and row["loop_ms"] > 0
+            # loop_ms is the difference of two timings (2n and n steps): with the quick
+            # setting's three steps, noise on a busy machine can make it negative
+            assert row["floor_ms"] > 0 and math.isfinite(row["loop_ms"])
             assert row["ratio"] == pytest.approx(row["loop_ms"] / row["floor_ms"])
     assert {label: list(rows) for label, rows in quick_results["recipes"].items()} == {
         "toy": ["conv3"], "efficientnet-lite0": ["stem"]}
@@ -143,13 +145,16 @@ def test_kit_speedup_picks_the_best_other_recipe():
     table = {"conv3": {
         "kit": {"error_at": {"50": 0.3, "100": 0.05, "200": 0.02, "400": 0.01}},
         "mahendran2015": {"error_at": {"50": 0.5, "100": 0.2, "200": 0.1, "400": 0.06}},
-        "baseline": {"error_at": {"50": 0.9, "100": 0.5, "200": 0.3, "400": 0.2}}}}
-    for name, ssim in (("kit", 0.3), ("mahendran2015", 0.25), ("baseline", 0.1)):
+        "baseline": {"error_at": {"50": 0.9, "100": 0.5, "200": 0.3, "400": 0.2}},
+        "kit-pyramid": {"error_at": {"50": 0.1, "100": 0.01, "200": 0.001, "400": 0.0001}}}}
+    for name, ssim in (("kit", 0.3), ("mahendran2015", 0.25), ("baseline", 0.1),
+                       ("kit-pyramid", 0.5)):
         table["conv3"][name]["ssim_at"] = {n: ssim + int(n) / 1e4 for n in ("50", "100", "200",
                                                                               "400")}
     summary = bench.kit_speedup(table)["conv3"]
-    assert summary == {"best_other": "mahendran2015", "best_other_error": 0.06,
-                       "best_other_ssim": 0.29, "kit_steps_to_match": 100,
+    # the kit's other recipe is not a rival
+    assert summary == {"kit_recipe": "kit", "best_other": "mahendran2015",
+                       "best_other_error": 0.06, "best_other_ssim": 0.29, "kit_steps_to_match": 100,
                        "kit_ssim_at_match": 0.31, "kit_monotone": True, "of_steps": 400}
     table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.2, "200": 0.1, "400": 0.07}
     assert bench.kit_speedup(table)["conv3"]["kit_steps_to_match"] is None
@@ -177,7 +182,7 @@ def test_the_race_averages_over_images_and_starts(monkeypatch):
     images = torch.zeros(2, 3, 4, 4)
     images[1] = 1.0
     table = bench.recipe_comparison(None, images, ["conv3"], (4, 8), seeds=(0, 1))
-    assert len(calls) == 3 * 2 * 2 * 2  # recipes x budgets x images x seeds
+    assert len(calls) == 4 * 2 * 2 * 2  # recipes x budgets x images x seeds
     kit = table["conv3"]["kit"]
     # errors (1 + pixel)(1 + seed) / steps over pixels 0, 1 and seeds 0, 1: mean 9/4 / steps
     assert kit["error_at"] == pytest.approx({"4": 9 / 16, "8": 9 / 32})
@@ -195,7 +200,7 @@ def test_a_diverging_recipe_is_recorded_not_fatal(monkeypatch):
     def fake_invert(model, image, layer, *, recipe, steps, seed, progress):
         if recipe == "baseline":
             raise FloatingPointError(f"the optimisation diverged at step {steps // 2}")
-        error = {"kit": 0.1, "mahendran2015": 0.2}[recipe] * 8 / steps
+        error = {"kit": 0.1, "kit-pyramid": 0.1, "mahendran2015": 0.2}[recipe] * 8 / steps
         return SimpleNamespace(feature_error=torch.tensor([error]), ssim=torch.tensor([0.5]),
                                history=[{"objective": 1.0}] * steps)
 

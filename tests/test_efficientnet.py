@@ -197,3 +197,15 @@ def test_gradients_come_back_in_the_images_layout(effnet, photos):
     assert gradient.is_contiguous() and gradient.view(-1).numel() == cat.numel()
     signal = torch.ones_like(effnet.forward_to(cat, "stem"))
     assert lk.layer_gradient(effnet, cat, "stem", signal).is_contiguous()
+
+
+def test_photo_networks_invert_with_the_pyramid_recipe(effnet, toy_model, photos):
+    """default_recipe: the pyramid on photographs, plain pixels on the toy's scenes (the
+    choice benchmarks/RESULTS.md measures), with each recipe's own TV weights."""
+    from lecturekit.optimise.inversion import RECIPES, default_lambda, default_recipe, invert
+    assert (default_recipe(effnet), default_recipe(toy_model)) == ("kit-pyramid", "kit")
+    result = invert(effnet, photos[1][:1], "stem", steps=2, progress=False)
+    assert result.settings["recipe"] == "kit-pyramid"
+    assert result.settings["lam"] == default_lambda(effnet, "default", "stem") \
+        == RECIPES["kit-pyramid"].tv_lambda[0] != RECIPES["kit"].tv_lambda[0]
+    assert default_lambda(effnet, "default", "stem", recipe="kit") == RECIPES["kit"].tv_lambda[0]

@@ -243,7 +243,7 @@ def test_errors_name_parameter_value_and_choices(toy_model, batch):
         invert(toy_model, torch.zeros(1, 3, 40, 40), "conv1")
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         invert(toy_model, image[0], "conv1")
-    with pytest.raises(ValueError, match="unknown recipe 'paper'.*kit, mahendran2015, baseline"):
+    with pytest.raises(ValueError, match="unknown recipe 'paper'.*kit, kit-pyramid, mahendran2015, baseline"):
         invert(toy_model, image, "conv1", recipe="paper")
     with pytest.raises(TypeError, match="unknown option.*colour.*valid options"):
         invert(toy_model, image, "conv1", colour="red")

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lecturekit.optimise.loop import Term, octave_sizes, optimise, pixel_bounds
+from lecturekit.optimise.parameterisation import PixelPyramid
 from lecturekit.optimise.regularisers import alpha_norm, total_variation
 from lecturekit.targets import Channel, FeatureMatching, Logit
 from lecturekit.optimise.transforms import Jitter
@@ -163,3 +164,36 @@ def test_feature_matching_is_the_same_on_channels_last_maps():
             error.sum().backward()
             expected = 2 * (act - reference) / reference.square().sum(dim=(1, 2, 3)).view(2, 1, 1, 1)
             assert torch.allclose(x.grad, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_a_pixel_pyramid_starts_at_the_image_and_projects_exactly():
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(2, 3, 12, 10, generator=generator)
+    pyramid = PixelPyramid(start, 3)
+    assert [tuple(level.shape[-2:]) for level in pyramid.levels] == [(12, 10), (6, 5), (3, 3)]
+    assert torch.equal(pyramid.render(), start)  # coarse levels start at zero
+    # every output pixel's bilinear weights sum to one: a unit gradient on the image gives
+    # each level a gradient summing to the number of pixels
+    pyramid.render().sum().backward()
+    for level in pyramid.levels:
+        assert float(level.grad.sum()) == pytest.approx(2 * 3 * 12 * 10, rel=1e-5)
+    with torch.no_grad():
+        for level in pyramid.levels[1:]:
+            level.normal_(generator=generator)
+    low, high = torch.full((1, 3, 1, 1), -0.5), torch.full((1, 3, 1, 1), 0.7)
+    wanted = pyramid.render().detach().clamp(min=low, max=high)
+    pyramid.project(low, high)
+    assert torch.allclose(pyramid.render(), wanted, atol=1e-6)
+
+
+def test_pyramid_levels_are_checked_and_optimise_with_them(toy_model):
+    with pytest.raises(ValueError, match=r"pyramid must be a whole number in 1\.\.4 for a 12 x 10"):
+        PixelPyramid(torch.zeros(1, 3, 12, 10), 5)
+    low, high = pixel_bounds(toy_model, _start())
+    first, second = (optimise(toy_model, Channel("conv2", 3), _start(), steps=4, lr=0.05,
+                              pyramid=4, progress=False) for _ in range(2))
+    assert torch.equal(first.image, second.image)  # same seed, same result
+    assert bool(((first.image >= low - 1e-6) & (first.image <= high + 1e-6)).all())
+    assert first.history[-1]["objective"] > first.history[0]["objective"]
+    plain = optimise(toy_model, Channel("conv2", 3), _start(), steps=4, lr=0.05, progress=False)
+    assert not torch.allclose(plain.image, first.image)  # the coarse levels took part

@@ -28,7 +28,7 @@ from torch.optim.adam import adam
 from torch.optim.sgd import sgd
 
 from lecturekit.models import LayeredNetwork
-from lecturekit.optimise.parameterisation import FourierImage
+from lecturekit.optimise.parameterisation import FourierImage, PixelPyramid
 from lecturekit.progress import progress_bar
 from lecturekit.targets import Target
 from lecturekit.validation import (check_at_least, check_callable, check_choice, check_int,
@@ -233,7 +233,7 @@ def optimise(model: LayeredNetwork, objective: Target,
              schedule: Sequence[tuple[int, float]] | None = None,
              optimiser: str = "adam", momentum: float = 0.9, reset_momentum: bool = True,
              normalise_step: bool = False, clamp: bool = True,
-             octaves: int = 1, octave_scale: float = 1.4,
+             octaves: int = 1, octave_scale: float = 1.4, pyramid: int = 1,
              callback: Callable[[int, torch.Tensor, dict[str, float]], None] | None = None,
              progress: bool = True, seed: int = 0,
              forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None
@@ -249,7 +249,10 @@ def optimise(model: LayeredNetwork, objective: Target,
     ``normalise_step`` divides the gradient by its mean absolute value per image
     before the step (DeepDream). With ``octaves > 1`` every phase runs at each
     of the growing sizes, and what was added to the image is carried up.
-    ``steps`` per octave; the history counts steps over all octaves.
+    ``steps`` per octave; the history counts steps over all octaves. ``pyramid > 1``
+    optimises each octave's image as a
+    :class:`~lecturekit.optimise.parameterisation.PixelPyramid` of that many levels
+    (coarse pixels move whole patches: broad shapes form in fewer steps).
     ``forward`` maps the (transformed) images to the activations the objective
     reads; the default is ``model.activations(x, objective.layers)``.
 
@@ -278,6 +281,8 @@ def optimise(model: LayeredNetwork, objective: Target,
     if parameterised:
         check_int("octaves", octaves, "equal to 1 for a FourierImage (octaves resize pixels)",
                   lambda n: n == 1)
+        check_int("pyramid", pyramid, "equal to 1 for a FourierImage (a pyramid holds pixels)",
+                  lambda n: n == 1)
         sizes = [(init.size, init.size)]
     else:
         model.check_batch(init, "init")
@@ -300,8 +305,9 @@ def optimise(model: LayeredNetwork, objective: Target,
                  phases, settings, history, callback, bar, generator)
             final = render().detach()
         else:
-            final = _optimise_pixels(model, init, sizes, clamp, score, terms, transform, phases,
-                                     settings, history, callback, bar, generator)
+            final = _optimise_pixels(model, init, sizes, clamp, pyramid, score, terms,
+                                     transform, phases, settings, history, callback, bar,
+                                     generator)
     finally:
         bar.close()
     with torch.no_grad():
@@ -310,10 +316,11 @@ def optimise(model: LayeredNetwork, objective: Target,
 
 
 def _optimise_pixels(model: LayeredNetwork, init: torch.Tensor, sizes: list[tuple[int, int]],
-                     clamp: bool, score, terms, transform, phases, settings, history, callback,
-                     bar, generator) -> torch.Tensor:
-    """The pixel path of :func:`optimise`: the normalised image is the parameter, clamped to
-    the valid pixels after each step; octaves carry what was added up to the next size."""
+                     clamp: bool, pyramid: int, score, terms, transform, phases, settings,
+                     history, callback, bar, generator) -> torch.Tensor:
+    """The pixel path of :func:`optimise`: the normalised image (or its pyramid of ``pyramid``
+    levels) is the parameter, clamped to the valid pixels after each step; octaves carry
+    what was added up to the next size."""
     base = init.detach().to(model.device)
     low, high = pixel_bounds(model, base)
     image = _resize(base, sizes[0]).clone()
@@ -323,13 +330,13 @@ def _optimise_pixels(model: LayeredNetwork, init: torch.Tensor, sizes: list[tupl
             octave_base = _resize(base, size)
             image = octave_base + _resize(image - previous_base, size)
             previous_base = octave_base
-        image = image.detach().requires_grad_(True)
+        levels = PixelPyramid(image, pyramid)
 
-        def project(pixels: torch.Tensor = image) -> None:
+        def project(levels: PixelPyramid = levels) -> None:
             if clamp:
-                with torch.no_grad():
-                    pixels.clamp_(min=low, max=high)
+                levels.project(low, high)
 
-        _run(lambda pixels=image: pixels, [image], project, score, terms, transform, phases,
+        _run(levels.render, levels.levels, project, score, terms, transform, phases,
              settings, history, callback, bar, generator)
-    return image.detach()
+        image = levels.render().detach()
+    return image

@@ -1,4 +1,4 @@
-"""What the optimiser changes: the image's pixels, or its spectrum (Olah et al. 2017).
+"""What the optimiser changes: the image's pixels, a pyramid of them, or its spectrum.
 
 The loop (:mod:`lecturekit.optimise.loop`) optimises pixels by default. On
 networks trained on photographs, plain pixel gradients fill feature
@@ -17,17 +17,30 @@ max(|f|, 1 / max(H, W))`` with ``|f|`` in cycles per pixel, ``C`` the colour
 correlation matrix below divided by its largest column norm. The inverse FFT is
 the orthonormal one, times :data:`GAIN` (with Adam the gain sets how far one
 step moves the image, like a learning-rate factor).
+
+A lighter change of variables keeps the pixels but adds coarser copies of them:
+:class:`PixelPyramid` writes the image as the sum of ``levels`` layers of pixels,
+each half the resolution of the one before, upsampled bilinearly. One Adam step
+moves a coarse pixel, and with it a whole patch of the image, as far as it moves a
+fine one, so the broad shapes and colours form in a few steps while the finest
+level still reaches every pixel (Olah et al. 2017 list this Laplacian-pyramid
+change of variables among their preconditioners). The kit's inversion recipe uses
+it (:mod:`lecturekit.optimise.inversion`; ``benchmarks/bench.py`` measures the gain).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lecturekit.devices import resolve_device
-from lecturekit.validation import check_at_least, check_real, check_seed, check_side
+from lecturekit.validation import check_at_least, check_int, check_real, check_seed, check_side
 
-__all__ = ["COLOUR_CORRELATION", "FourierImage", "GAIN", "colour_matrix", "frequency_scale"]
+__all__ = ["COLOUR_CORRELATION", "FourierImage", "GAIN", "PixelPyramid", "colour_matrix",
+           "frequency_scale", "max_pyramid_levels"]
 
 GAIN = 0.25
 """Factor on the orthonormal inverse FFT: with Adam at lr 0.05 the pre-sigmoid image moves
@@ -89,3 +102,50 @@ class FourierImage(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n={self.n}, size={self.size}"
+
+
+def max_pyramid_levels(height: int, width: int) -> int:
+    """The most levels a :class:`PixelPyramid` of a ``height`` x ``width`` image can have:
+    its coarsest level keeps at least one pixel a side."""
+    return 1 + int(math.log2(max(1, min(height, width))))
+
+
+class PixelPyramid:
+    """A batch of images written as ``levels`` layers of pixels, level ``k`` at 1 / 2^k of
+    the resolution, rendered as their sum after bilinear upsampling to full size.
+
+    Level 0 starts as ``image`` (the caller's start, any units), the coarser levels as
+    zeros, so the first render is ``image`` itself. :meth:`project` clips the rendered
+    image to ``[low, high]`` by moving the excess into level 0: after it the render is
+    exactly the clipped image. ``levels=1`` is plain pixels.
+    """
+
+    def __init__(self, image: torch.Tensor, levels: int) -> None:
+        height, width = image.shape[-2:]
+        most = max_pyramid_levels(height, width)
+        check_int("pyramid", levels, f"in 1..{most} for a {height} x {width} image (its "
+                  f"coarsest level keeps one pixel a side)",
+                  lambda n: 1 <= n <= most)
+        self.size = (height, width)
+        self.levels = [image.detach().clone().requires_grad_(True)]
+        for k in range(1, levels):
+            shape = (*image.shape[:-2], math.ceil(height / 2 ** k), math.ceil(width / 2 ** k))
+            self.levels.append(torch.zeros(shape, dtype=image.dtype, device=image.device,
+                                           requires_grad=True))
+
+    def render(self) -> torch.Tensor:
+        """The images: level 0 plus every coarser level upsampled to full size."""
+        image = self.levels[0]
+        for level in self.levels[1:]:
+            image = image + F.interpolate(level, size=self.size, mode="bilinear",
+                                          align_corners=False)
+        return image
+
+    @torch.no_grad()
+    def project(self, low: torch.Tensor, high: torch.Tensor) -> None:
+        """Clip the rendered images to ``[low, high]`` by changing level 0 only."""
+        if len(self.levels) == 1:  # plain pixels: clip them in place
+            self.levels[0].clamp_(min=low, max=high)
+            return
+        image = self.render()
+        self.levels[0].sub_(image - image.clamp(min=low, max=high))
