@@ -45,7 +45,8 @@ from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
 from lecturekit.optimise.deepdream import (activation_maximisation, deepdream, max_octaves,
                                            normalised_step_size)
 from lecturekit.optimise.inversion import (RECIPES, REGULARISER_LABELS, REGULARISER_NAMES,
-                                           default_lambda, invert, invert_layers)
+                                           default_lambda, default_recipe, invert,
+                                           invert_layers)
 from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.optimise.loop import Term, optimise, pixel_bounds
 from lecturekit.optimise.parameterisation import FourierImage
@@ -67,11 +68,12 @@ __all__ = [
     "LayeredNetwork", "Logit", "Neuron", "PRIORS", "Pad", "Preprocessing", "Probability",
     "RECIPES", "REGULARISER_LABELS", "REGULARISER_NAMES", "RULES", "RandomRotate", "RandomScale",
     "Target", "Term", "activation_maximisation", "alpha_norm", "backward_rule", "channel_max_abs",
-    "class_model", "deconv_project", "deepdream", "default_lambda", "dream_inputs",
-    "edge_concentration", "gaussian_blur", "gradient_to_rgb", "input_gradient", "inversion_image",
-    "invert", "invert_layers", "isolate", "layer_gradient", "layer_table", "lecture_example",
-    "load_image", "load_model", "localisation_table", "low_pass_penalty", "max_octaves",
-    "most_active_channel", "normalised_step_size", "optimise", "pixel_bounds", "plot",
+    "class_model", "deconv_project", "deepdream", "default_lambda", "default_recipe",
+    "dream_inputs", "edge_concentration", "gaussian_blur", "gradient_to_rgb", "input_gradient",
+    "inversion_image", "invert", "invert_layers", "isolate", "layer_gradient", "layer_table",
+    "lecture_example", "load_image", "load_model", "localisation_table", "low_pass_penalty",
+    "max_octaves", "most_active_channel", "normalised_step_size", "optimise", "pixel_bounds",
+    "plot",
     "prior_term", "psnr", "receptive_field", "reference_images", "relu_backward", "robustness_for",
     "saliency_map", "sample_image", "scene_accuracy", "scenes", "showcase", "spearman", "ssim",
     "standard_robustness", "top9", "top9_images", "top_predictions", "total_variation",

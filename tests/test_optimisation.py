@@ -162,7 +162,8 @@ def test_feature_matching_is_the_same_on_channels_last_maps():
                 memory_format=reference_format))({"conv1": x})
             assert torch.allclose(error, by_hand, rtol=1e-5), (act_format, reference_format)
             error.sum().backward()
-            expected = 2 * (act - reference) / reference.square().sum(dim=(1, 2, 3)).view(2, 1, 1, 1)
+            norm2 = reference.square().sum(dim=(1, 2, 3)).view(2, 1, 1, 1)
+            expected = 2 * (act - reference) / norm2
             assert torch.allclose(x.grad, expected, rtol=1e-5, atol=1e-7)
 
 
