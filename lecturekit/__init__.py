@@ -73,11 +73,10 @@ __all__ = [
     "inversion_image", "invert", "invert_layers", "isolate", "layer_gradient", "layer_table",
     "lecture_example", "load_image", "load_model", "localisation_table", "low_pass_penalty",
     "max_octaves", "most_active_channel", "normalised_step_size", "optimise", "pixel_bounds",
-    "plot",
-    "prior_term", "psnr", "receptive_field", "reference_images", "relu_backward", "robustness_for",
-    "saliency_map", "sample_image", "scene_accuracy", "scenes", "showcase", "spearman", "ssim",
-    "standard_robustness", "top9", "top9_images", "top_predictions", "total_variation",
-    "transformed_probability", "wavelet_sparsity", "widgets",
+    "plot", "prior_term", "psnr", "receptive_field", "reference_images", "relu_backward",
+    "robustness_for", "saliency_map", "sample_image", "scene_accuracy", "scenes", "showcase",
+    "spearman", "ssim", "standard_robustness", "top9", "top9_images", "top_predictions",
+    "total_variation", "transformed_probability", "wavelet_sparsity", "widgets",
 ]
 
 

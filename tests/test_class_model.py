@@ -137,7 +137,7 @@ def test_class_names_resolve_and_unknown_names_say_what_exists(toy_model):
     (dict(steps=0), "steps must be a whole number >= 1, got steps=0"),
     (dict(steps=2.5), "steps must be a whole number >= 1, got steps=2.5"),
     (dict(robust="yes"), "robust must be False, True or a transform"),
-    (dict(size=32), "size must be a whole number in 63..4096 \(pixels\), got size=32"),
+    (dict(size=32), r"size must be a whole number in 63..4096 \(pixels\), got size=32"),
 ])
 def test_bad_arguments_are_named(toy_model, kwargs, message):
     with pytest.raises(ValueError, match=message):
