@@ -20,14 +20,13 @@ step moves the image, like a learning-rate factor).
 
 A lighter change of variables keeps the pixels but adds coarser copies of them:
 :class:`PixelPyramid` writes the image as ``levels`` layers of pixels, each half the
-resolution of the one before, added up from the coarsest: enlarge it twice
+resolution of the one before, added up from the coarsest: enlarge it by two
 (bilinear), add the next level, and so on (the collapse of a Laplacian pyramid,
-Burt & Adelson 1983). One Adam step
-moves a coarse pixel, and with it a whole patch of the image, as far as it moves a
-fine one, so the broad shapes and colours form in a few steps while the finest
-level still reaches every pixel (Olah et al. 2017 list this Laplacian-pyramid
-change of variables among their preconditioners). The kit's inversion recipe uses
-it (:mod:`lecturekit.optimise.inversion`; ``benchmarks/bench.py`` measures the gain).
+Burt & Adelson 1983). One Adam step moves a coarse pixel, and with it a whole patch
+of the image, as far as it moves a fine one, so the broad shapes and colours form in
+a few steps while the finest level still reaches every pixel. The kit's inversion
+recipe for photographs uses it (:mod:`lecturekit.optimise.inversion`;
+``benchmarks/bench.py`` measures the gain).
 """
 
 from __future__ import annotations
