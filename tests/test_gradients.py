@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lecturekit.gradient.gradients import input_gradient, layer_gradient
-from lecturekit.targets import Channel, Layer, LayerL2, Logit, Neuron, Probability
+from lecturekit.targets import Channel, Layer, LayerL2, Logit, Neuron, Probability, Target
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,21 @@ def test_targets_compose():
     assert (-Logit(0))(acts).item() == -1.0
 
 
+def _busiest_pool2_channel(model, x):
+    """A channel target that is alive on ``x``: the pool2 map with the largest sum."""
+    with torch.no_grad():
+        return Channel("pool2", int(model.forward_to(x, "pool2")[0].sum(dim=(1, 2)).argmax()))
+
+
 @pytest.mark.parametrize("target", [
-    Neuron("conv2", 5, 3, 4), Neuron("fc7", 11), Channel("pool2", 3), Layer("relu4"),
+    Neuron("conv2", 5, 3, 4), Neuron("fc7", 11), _busiest_pool2_channel, Layer("relu4"),
     LayerL2("conv1"), Logit(3), Probability(6), Logit(1) - Probability(1),
-], ids=repr)
+], ids=lambda t: getattr(t, "__name__", None) or repr(t))
 def test_input_gradient_matches_finite_differences(toy64, target):
     torch.manual_seed(0)
     x = torch.randn(1, 3, 128, 128, dtype=torch.float64)
+    if callable(target) and not isinstance(target, Target):
+        target = target(toy64, x)
     grad = input_gradient(toy64, x, target)
     assert grad.shape == x.shape and grad.abs().sum() > 0
     # a random direction and the largest-gradient pixel

@@ -27,6 +27,7 @@ from lecturekit.devices import available_devices, resolve_device
 from lecturekit.measure.evaluate import EVALUATIONS, evaluate as measure
 from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS
 from lecturekit.course import exercises, lab, present
+from lecturekit.course.toy_training import ToyConfig
 
 
 def _whole_number(minimum: int):
@@ -94,7 +95,7 @@ def fetch_weights(_: argparse.Namespace) -> int:
 
 def train_toy(args: argparse.Namespace) -> int:
     """Retrain the toy model; never replaces an existing file without --force."""
-    from lecturekit.course.toy_training import ToyConfig, train_toy as train
+    from lecturekit.course.toy_training import train_toy as train
 
     config = ToyConfig(n_train=args.n_train, epochs=args.epochs, seed=args.seed)
     try:
@@ -161,9 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weights file to write, with a .json beside it "
                             "(default: ./toy_alexnet.pt)")
     train.add_argument("--force", action="store_true", help="replace --out if it exists")
-    train.add_argument("--n-train", type=_whole_number(1), default=24_000, help="training scenes")
-    train.add_argument("--epochs", type=_whole_number(1), default=12)
-    train.add_argument("--seed", type=_whole_number(0), default=0)
+    train.add_argument("--n-train", type=_whole_number(1), default=ToyConfig.n_train,
+                       help="training scenes")
+    train.add_argument("--epochs", type=_whole_number(1), default=ToyConfig.epochs)
+    train.add_argument("--seed", type=_whole_number(0), default=ToyConfig.seed)
     train.set_defaults(run=train_toy)
     ev = commands.add_parser("evaluate", help="measure the kit's claims on fresh scenes")
     ev.add_argument("--model", choices=["toy", "efficientnet-lite0", "alexnet"], default="toy",

@@ -33,7 +33,7 @@ class ToyConfig:
     hidden: int = 512
     size: int = scenes.IMAGE_SIZE
     n_train: int = 24_000
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 64
     max_lr: float = 2e-3
     weight_decay: float = 1e-4
