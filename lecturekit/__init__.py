@@ -14,7 +14,8 @@ lecture (FAU Deep Learning, "Visualization & Attention, Part 4"):
   ``lk.deepdream``, ``lk.activation_maximisation``, ``lk.class_model``,
   ``lk.invert``, ``lk.invert_layers``, the priors and transforms;
 * measuring (:mod:`lecturekit.measure`): ``lk.ssim``, ``lk.psnr``, ``lk.edge_concentration``,
-  ``lk.localisation_table``, ``lk.scene_accuracy``.
+  ``lk.localisation_table``, ``lk.scene_accuracy``, ``lk.colour_baseline_accuracy``,
+  ``lk.context_claims``, ``lk.reidentification_rate``.
 
 ``lk.plot`` (matplotlib) and ``lk.widgets`` (ipywidgets) are imported the
 first time they are used, so ``import lecturekit`` needs neither.
@@ -36,7 +37,11 @@ from lecturekit.gradient.saliency import channel_max_abs, gradient_to_rgb, salie
 from lecturekit.gradient.top9 import most_active_channel, receptive_field, top9
 from lecturekit.images import Preprocessing, load_image, sample_image
 from lecturekit.measure.accuracy import scene_accuracy
+from lecturekit.measure.anonymisation import (all_pairs, class_gallery, layout_correlation,
+                                              reidentification_rate)
 from lecturekit.measure.class_model_claims import transformed_probability
+from lecturekit.measure.colour_baseline import colour_baseline_accuracy
+from lecturekit.measure.context import context_claims, grow_class, place_energy
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.similarity import edge_concentration, psnr, ssim
@@ -63,20 +68,23 @@ __version__ = "0.1.0"
 _LAZY = {"plot": "lecturekit.ui.plot", "widgets": "lecturekit.ui.widgets"}
 
 __all__ = [
-    "CAT_CLASS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "Compose", "Example",
-    "FeatureMatching", "FeatureStatisticsPrior", "FourierImage", "Jitter", "Layer", "LayerL2",
-    "LayeredNetwork", "Logit", "Neuron", "PRIORS", "Pad", "Preprocessing", "Probability",
-    "RECIPES", "REGULARISER_LABELS", "REGULARISER_NAMES", "RULES", "RandomRotate", "RandomScale",
-    "Target", "Term", "activation_maximisation", "alpha_norm", "backward_rule", "channel_max_abs",
-    "class_model", "deconv_project", "deepdream", "default_lambda", "default_recipe",
-    "dream_inputs", "edge_concentration", "gaussian_blur", "gradient_to_rgb", "input_gradient",
-    "inversion_image", "invert", "invert_layers", "isolate", "layer_gradient", "layer_table",
+    "CAT_CLASS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "Compose",
+    "Example", "FeatureMatching", "FeatureStatisticsPrior", "FourierImage", "Jitter", "Layer",
+    "LayerL2", "LayeredNetwork", "Logit", "Neuron", "PRIORS", "Pad", "Preprocessing",
+    "Probability", "RECIPES", "REGULARISER_LABELS", "REGULARISER_NAMES", "RULES",
+    "RandomRotate", "RandomScale", "Target", "Term", "activation_maximisation", "all_pairs",
+    "alpha_norm", "backward_rule", "channel_max_abs", "class_gallery", "class_model",
+    "colour_baseline_accuracy", "context_claims", "deconv_project", "deepdream",
+    "default_lambda", "default_recipe", "dream_inputs", "edge_concentration", "gaussian_blur",
+    "gradient_to_rgb", "grow_class", "input_gradient", "inversion_image", "invert",
+    "invert_layers", "isolate", "layer_gradient", "layer_table", "layout_correlation",
     "lecture_example", "load_image", "load_model", "localisation_table", "low_pass_penalty",
     "max_octaves", "most_active_channel", "normalised_step_size", "optimise", "pixel_bounds",
-    "plot", "prior_term", "psnr", "receptive_field", "reference_images", "relu_backward",
-    "robustness_for", "saliency_map", "sample_image", "scene_accuracy", "scenes", "showcase",
-    "spearman", "ssim", "standard_robustness", "top9", "top9_images", "top_predictions",
-    "total_variation", "transformed_probability", "wavelet_sparsity", "widgets",
+    "place_energy", "plot", "prior_term", "psnr", "receptive_field", "reference_images",
+    "reidentification_rate", "relu_backward", "robustness_for", "saliency_map",
+    "sample_image", "scene_accuracy", "scenes", "showcase", "spearman", "ssim",
+    "standard_robustness", "top9", "top9_images", "top_predictions", "total_variation",
+    "transformed_probability", "wavelet_sparsity", "widgets",
 ]
 
 

@@ -107,20 +107,25 @@ def test_evaluate_measures_every_key_it_names(toy_model, monkeypatch):
     calls = []
 
     def marker(name):
-        def measure(model, *args, **kwargs):
-            calls.append((name, model))
+        def measure(*args, **kwargs):
+            calls.append((name, args[0] if args else None))
             return f"measured {name}"
         return measure
 
-    for name, function in (("accuracy", "scene_accuracy"), ("localisation",
-                           "localisation_table"), ("class_model", "class_model_claims"),
-                           ("inversion", "inversion_claims")):
+    for name, function in (("accuracy", "scene_accuracy"),
+                           ("colour_baseline_accuracy", "colour_baseline_accuracy"),
+                           ("localisation", "localisation_table"),
+                           ("class_model", "class_model_claims"),
+                           ("inversion", "inversion_claims"), ("context", "context_claims"),
+                           ("anonymisation", "anonymisation_claims")):
         monkeypatch.setattr(module, function, marker(name))
     report = module.evaluate(toy_model, n_scenes=3)
     assert report == {"model": "toy", "n_scenes": 3,
                       **{name: f"measured {name}" for name in module.EVALUATIONS}}
     assert [name for name, _ in calls] == list(module.EVALUATIONS)
-    assert all(model is toy_model for _, model in calls)
+    # the colour baseline reads scenes only; every other measure gets the model
+    assert all(model is (None if name == "colour_baseline_accuracy" else toy_model)
+               for name, model in calls)
     assert set(module.evaluate(toy_model, keys=["inversion"])) == {"model", "n_scenes",
                                                                    "inversion"}
 

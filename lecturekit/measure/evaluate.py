@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 from lecturekit import scenes
 from lecturekit.measure.accuracy import scene_accuracy
+from lecturekit.measure.anonymisation import anonymisation_claims
 from lecturekit.measure.class_model_claims import class_model_claims
+from lecturekit.measure.colour_baseline import colour_baseline_accuracy
+from lecturekit.measure.context import context_claims
 from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS, evaluate_imagenet
 from lecturekit.measure.inversion_claims import inversion_claims
 from lecturekit.measure.localisation import localisation_table
@@ -24,13 +27,19 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     """The measured claims. On an ImageNet network those of
     :func:`~lecturekit.measure.imagenet_claims.evaluate_imagenet`; on the toy model
     ``"accuracy"`` on ``n_scenes`` fresh scenes;
+    ``"colour_baseline_accuracy"``, how often the colours of the object's own pixels
+    name its class (:mod:`lecturekit.measure.colour_baseline`; it reads no network);
     ``"localisation"``, how well its gradient maps find the object in
     ``localisation_scenes`` fresh scenes (:mod:`lecturekit.measure.localisation`);
     ``"class_model"``, the probability of every class's class-model image, plain and
     under transforms it was not optimised for (:mod:`lecturekit.measure.class_model_claims`);
     ``"inversion"``, per layer the relative feature error and SSIM of Mahendran &
     Vedaldi inversions of 8 fresh scenes, with the rank correlation of depth and SSIM
-    (:func:`lecturekit.measure.inversion_claims.inversion_claims`)."""
+    (:func:`lecturekit.measure.inversion_claims.inversion_claims`);
+    ``"context"``, the share of a grown class model's change where the context class's
+    arm belongs, against other classes (:mod:`lecturekit.measure.context`);
+    ``"anonymisation"``, per layer how often an inversion picks its own scene out of
+    scenes of the same class (:mod:`lecturekit.measure.anonymisation`)."""
     valid = IMAGENET_EVALUATIONS if model.dataset == "imagenet" else EVALUATIONS
     keys = valid if keys is None else tuple(keys)
     unknown = sorted(set(keys) - set(valid))
@@ -48,6 +57,8 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     results: dict = {"model": model.name, "n_scenes": n_scenes}
     if "accuracy" in keys:
         results["accuracy"] = scene_accuracy(model, scenes.test_seeds(n_scenes))
+    if "colour_baseline_accuracy" in keys:
+        results["colour_baseline_accuracy"] = colour_baseline_accuracy()
     if "localisation" in keys:
         results["localisation"] = localisation_table(model, n_scenes=localisation_scenes)
     if "class_model" in keys:
@@ -55,7 +66,12 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     if "inversion" in keys:
         images, masks, _ = scenes.make_batch(scenes.test_seeds(8), size=model.input_size)
         results["inversion"] = inversion_claims(model, model.preprocess.normalise(images), masks)
+    if "context" in keys:
+        results["context"] = context_claims(model)
+    if "anonymisation" in keys:
+        results["anonymisation"] = anonymisation_claims(model)
     return results
 
 
-EVALUATIONS: tuple[str, ...] = ("accuracy", "localisation", "class_model", "inversion")
+EVALUATIONS: tuple[str, ...] = ("accuracy", "colour_baseline_accuracy", "localisation",
+                                "class_model", "inversion", "context", "anonymisation")

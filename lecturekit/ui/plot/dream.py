@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from matplotlib.figure import Figure
 
 from lecturekit.examples import CLASS_MODEL_CLASSES, dream_inputs, showcase
@@ -18,7 +19,7 @@ from lecturekit.optimise.class_model import class_model
 from lecturekit.optimise.deepdream import deepdream, max_octaves
 from lecturekit.ui.plot.common import show_images
 
-__all__ = ["class_model_figure", "deepdream_figure"]
+__all__ = ["class_model_figure", "context_figure", "deepdream_figure"]
 
 
 def deepdream_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
@@ -71,3 +72,19 @@ def class_model_figure(model: LayeredNetwork, progress: bool = False) -> Figure:
                     fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def context_figure(held: torch.Tensor, start: torch.Tensor, grown: torch.Tensor,
+                   places: torch.Tensor, shares: Sequence[float]) -> Figure:
+    """The toy's hidden context (:mod:`lecturekit.measure.context`), one column per scene:
+    the scene as drawn (held by its arm), the scene without the arm, the class grown into
+    it, and the change's energy with the arm's place outlined and its ``shares`` of the
+    change in the titles. All images (N, 3, H, W) in [0, 1], ``places`` (N, H, W)."""
+    energy = ((grown - start) ** 2).sum(1)
+    energy = energy / energy.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+    n = len(start)
+    images = [*held, *start, *grown, *(e.expand(3, -1, -1) for e in energy)]
+    titles = ([""] * 3 * n) + [f"{share:.0%} in the arm's place" for share in shares]
+    masks = [torch.zeros_like(places[0])] * (3 * n) + list(places)
+    return show_images(images, titles, masks=masks, ncols=n, size=2.2,
+                       row_labels=["as drawn", "arm removed", "class grown", "change"])
