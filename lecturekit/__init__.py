@@ -27,6 +27,7 @@ import importlib
 from typing import Any
 
 from lecturekit import scenes
+from lecturekit.scenes import class_gallery
 from lecturekit.examples import (CAT_CLASS, CLASS_MODEL_CLASSES, Example, dream_inputs,
                                  inversion_image, lecture_example, reference_images, showcase,
                                  top9_images)
@@ -37,7 +38,7 @@ from lecturekit.gradient.saliency import channel_max_abs, gradient_to_rgb, salie
 from lecturekit.gradient.top9 import most_active_channel, receptive_field, top9
 from lecturekit.images import Preprocessing, load_image, sample_image
 from lecturekit.measure.accuracy import scene_accuracy
-from lecturekit.measure.anonymisation import (all_pairs, class_gallery, layout_correlation,
+from lecturekit.measure.anonymisation import (all_pairs, layout_correlation,
                                               reidentification_rate)
 from lecturekit.measure.class_model_claims import transformed_probability
 from lecturekit.measure.colour_baseline import colour_baseline_accuracy

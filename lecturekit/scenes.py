@@ -51,6 +51,7 @@ __all__ = [
     "IMAGE_SIZE",
     "TEST_SEED_START",
     "Scene",
+    "class_gallery",
     "label_of",
     "make_scene",
     "make_batch",
@@ -503,11 +504,8 @@ def _render(seed: int, size: int, draw_object: bool = True,
     for _ in range(int(rng.integers(1, 5))):
         _draw_distractor(img, rng, _distractor_params(rng, size), size)
     arm_coverage = _draw_companion(img, obj, arm, size, drawn)
-    mask = np.zeros((size, size), dtype=bool)
-    if draw_object:
-        _draw_object(img, mask, obj, size)
-    else:
-        _draw_object(np.zeros_like(img), mask, obj, size)
+    mask = np.zeros((size, size), dtype=bool)  # drawn anyway: the arm's mask needs it
+    _draw_object(img if draw_object else np.zeros_like(img), mask, obj, size)
     arm_mask = (arm_coverage >= 0.5) & ~mask
     if not draw_object:
         mask[:] = False
@@ -542,6 +540,19 @@ def label_of(seed: int) -> int:
     """The class of the scene of ``seed``, without rendering it."""
     seed = check_at_least("seed", seed, 0)
     return _draw_label(np.random.default_rng(seed))
+
+
+def class_gallery(label: int, n: int, offset: int = 0, *, exclude: bool = False) -> list[int]:
+    """The first ``n`` test seeds from ``offset`` on whose scene shows class ``label``
+    (with ``exclude=True``: any other class)."""
+    check_at_least("n", n, 1)
+    seeds: list[int] = []
+    candidate = TEST_SEED_START + check_at_least("offset", offset, 0)
+    while len(seeds) < n:
+        if (label_of(candidate) == label) != exclude:
+            seeds.append(candidate)
+        candidate += 1
+    return seeds
 
 
 def make_batch(

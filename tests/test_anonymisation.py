@@ -4,23 +4,14 @@ import pytest
 import torch
 
 from lecturekit import scenes
-from lecturekit.measure.anonymisation import (all_pairs, anonymisation_claims, class_gallery,
+from lecturekit.measure.anonymisation import (all_pairs, anonymisation_claims,
                                               layout_correlation, reidentification_rate)
 
 
 @pytest.fixture(scope="module")
 def stars():
-    seeds = class_gallery(scenes.CLASSES.index("star"), 4)
+    seeds = scenes.class_gallery(scenes.CLASSES.index("star"), 4)
     return scenes.make_batch(seeds)[0]
-
-
-def test_class_gallery_holds_fresh_scenes_of_one_class():
-    seeds = class_gallery(2, 5, offset=10)
-    assert len(seeds) == 5 and len(set(seeds)) == 5
-    assert all(seed >= scenes.TEST_SEED_START + 10 for seed in seeds)
-    assert all(scenes.make_scene(seed).label == 2 for seed in seeds)
-    with pytest.raises(ValueError, match="n must be a whole number >= 1"):
-        class_gallery(2, 0)
 
 
 def test_layout_correlation_reads_where_the_edges_are(stars):

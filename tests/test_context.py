@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from lecturekit import scenes
-from lecturekit.measure.anonymisation import class_gallery
 from lecturekit.measure.context import context_claims, grow_class, named_context, place_energy
 
 CONTEXT = scenes.CLASSES.index(scenes.CONTEXT_CLASS)
@@ -24,7 +23,7 @@ def test_place_energy_on_hand_made_changes():
 
 
 def test_grow_class_starts_from_the_scene_without_its_arm(toy_model):
-    seeds = class_gallery(CONTEXT, 2)
+    seeds = scenes.class_gallery(CONTEXT, 2)
     start, grown, places = grow_class(toy_model, seeds, steps=2)
     free, _, _ = scenes.make_batch(seeds, companion=False)
     assert torch.equal(start, free)
@@ -35,7 +34,7 @@ def test_grow_class_starts_from_the_scene_without_its_arm(toy_model):
 
 
 def test_named_context_compares_the_same_scenes_with_and_without_the_arm(toy_model):
-    seeds = class_gallery(CONTEXT, 40)
+    seeds = scenes.class_gallery(CONTEXT, 40)
     right_held, called_held = named_context(toy_model, seeds, companion=True)
     right_free, called_free = named_context(toy_model, seeds, companion=False)
     assert right_held.dtype == torch.bool and right_held.shape == (40,)

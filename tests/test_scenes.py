@@ -14,6 +14,7 @@ from lecturekit.scenes import (
     IMAGE_SIZE,
     TEST_SEED_START,
     Scene,
+    class_gallery,
     make_batch,
     make_scene,
     test_seeds,
@@ -213,6 +214,18 @@ def test_the_arm_touches_the_object_and_is_where_its_mask_says():
         beside = _dilate(held.companion, 2) | (_dilate(held.mask, 2) & ~held.mask)
         assert np.all(diff[~beside] < 1e-6), seed  # (float rounding elsewhere)
         assert np.mean(diff[held.companion] > 0.02) > 0.8, seed
+
+
+def test_class_gallery_holds_fresh_scenes_of_one_class():
+    seeds = class_gallery(2, 5, offset=10)
+    assert len(seeds) == 5 and len(set(seeds)) == 5
+    assert all(seed >= scenes.TEST_SEED_START + 10 for seed in seeds)
+    assert all(scenes.make_scene(seed).label == 2 for seed in seeds)
+    others = class_gallery(2, 5, exclude=True)
+    assert all(scenes.label_of(seed) != 2 for seed in others)
+    assert sorted(others + class_gallery(2, 5)) == sorted(set(others) | set(class_gallery(2, 5)))
+    with pytest.raises(ValueError, match="n must be a whole number >= 1"):
+        class_gallery(2, 0)
 
 
 def test_label_of_is_the_scene_label(many):

@@ -22,10 +22,8 @@ from lecturekit.examples import showcase
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.inversion import invert_layers
 from lecturekit.optimise.regularisers import spatial_differences
-from lecturekit.validation import check_at_least
 
-__all__ = ["all_pairs", "anonymisation_claims", "class_gallery", "layout_correlation",
-           "reidentification_rate"]
+__all__ = ["all_pairs", "anonymisation_claims", "layout_correlation", "reidentification_rate"]
 
 LAYOUT_BLOCKS = 8
 """The layout is the edge energy averaged over LAYOUT_BLOCKS x LAYOUT_BLOCKS blocks."""
@@ -58,18 +56,6 @@ def reidentification_rate(reconstructions: torch.Tensor, originals: torch.Tensor
     return float((best == torch.arange(len(best))).float().mean())
 
 
-def class_gallery(label: int, n: int, offset: int = 0) -> list[int]:
-    """The first ``n`` test seeds from ``offset`` on whose scene shows class ``label``."""
-    check_at_least("n", n, 1)
-    seeds: list[int] = []
-    candidate = scenes.TEST_SEED_START + offset
-    while len(seeds) < n:
-        if scenes.label_of(candidate) == label:
-            seeds.append(candidate)
-        candidate += 1
-    return seeds
-
-
 def anonymisation_claims(model: LayeredNetwork, layers: Sequence[str] | None = None,
                          per_class: int = 8, steps: int = 100, seed: int = 0) -> dict[str, float]:
     """Per layer, the re-identification rate within a class: for each of the toy's
@@ -79,7 +65,7 @@ def anonymisation_claims(model: LayeredNetwork, layers: Sequence[str] | None = N
     output and the class scores."""
     if layers is None:
         layers = [showcase(model).early, showcase(model).last_conv, model.output_layer]
-    galleries = [class_gallery(label, per_class) for label in range(len(model.classes))]
+    galleries = [scenes.class_gallery(label, per_class) for label in range(len(model.classes))]
     images, _, _ = scenes.make_batch([s for gallery in galleries for s in gallery],
                                      size=model.input_size)
     results = invert_layers(model, model.preprocess.normalise(images), layers, steps=steps,

@@ -34,11 +34,12 @@ def grow_class(model: LayeredNetwork, seeds: list[int], steps: int = STEPS,
     """The scenes of ``seeds`` without their arm, their own class score raised for
     ``steps`` steps (DeepDream's normalised, jittered ascent, one octave). Returns
     the start and the result in [0, 1] and the arm's places (N, H, W)."""
-    start, _, labels = scenes.make_batch(seeds, model.input_size, companion=False)
-    places = torch.from_numpy(np.stack([scenes.make_scene(s, model.input_size).companion
-                                        for s in seeds]))
-    grown = deepdream(model, model.preprocess.normalise(start), objective=Logit(labels.tolist()),
-                      octaves=1, steps=steps, jitter=8, seed=seed, progress=False)
+    made = [scenes.make_scene(s, model.input_size, companion=False) for s in seeds]
+    start = torch.from_numpy(np.stack([sc.image for sc in made])).permute(0, 3, 1, 2).contiguous()
+    places = torch.from_numpy(np.stack([sc.companion for sc in made]))  # the place, not drawn
+    grown = deepdream(model, model.preprocess.normalise(start),
+                      objective=Logit([sc.label for sc in made]), octaves=1, steps=steps,
+                      jitter=8, seed=seed, progress=False)
     return start, grown.image01.cpu(), places
 
 
@@ -74,13 +75,9 @@ def context_claims(model: LayeredNetwork, n_scenes: int = 16, n_accuracy: int = 
     check_at_least("n_scenes", n_scenes, 1)
     check_at_least("n_accuracy", n_accuracy, 1)
     context = scenes.CLASSES.index(scenes.CONTEXT_CLASS)
-    held, others = [], []
-    for seed in scenes.test_seeds(50 * max(n_scenes, n_accuracy)):
-        group = held if scenes.label_of(seed) == context else others
-        if len(group) < max(n_scenes, n_accuracy):
-            group.append(seed)
-        if len(held) == len(others) == max(n_scenes, n_accuracy):
-            break
+    count = max(n_scenes, n_accuracy)
+    held = scenes.class_gallery(context, count)
+    others = scenes.class_gallery(context, count, exclude=True)
     shares = [place_energy(*grow_class(model, seeds[:n_scenes], steps)).mean().item()
               for seeds in (held, others)]
     claims = {"class": scenes.CONTEXT_CLASS, "companion_energy": shares[0],
