@@ -20,7 +20,9 @@ import importlib.util
 import os
 import re
 import reprlib
+import struct
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +111,10 @@ def load_image(source: ImageLike, *, max_pixels: int = MAX_PIXELS) -> torch.Tens
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
-                return _pil_to_tensor(source, origin)
-            except (OSError, SyntaxError, EOFError) as exc:
-                raise ValueError(f"could not decode {origin}: {exc}") from exc
+                source.load()
+            except _DECODE_ERRORS as exc:
+                raise _damaged_error(origin, exc, getattr(source, "filename", "")) from None
+            return _pil_to_tensor(source, origin)
     if isinstance(source, np.ndarray):
         return _array_to_tensor(source, "NumPy array")
     if isinstance(source, torch.Tensor):
@@ -199,16 +202,84 @@ def _load_file(path: str | os.PathLike, max_pixels: int) -> torch.Tensor:
         except Image.DecompressionBombError as exc:
             raise _pil_bomb_error(origin, max_pixels, exc) from None
         except UnidentifiedImageError:
-            raise ValueError(f"{origin} is not an image file that Pillow can read") from None
+            raise _unreadable_error(path, origin) from None
+        except _DECODE_ERRORS as exc:
+            raise _damaged_error(origin, exc, path) from None
         with img_ctx as img:
             _check_size(img.size, max_pixels, origin)
             try:
-                return _pil_to_tensor(img, origin)
+                img.load()
             except Image.DecompressionBombError as exc:
                 raise _pil_bomb_error(origin, max_pixels, exc) from None
-            except (OSError, SyntaxError, EOFError) as exc:
-                # e.g. truncated or corrupt files; SyntaxError is Pillow's "broken file" error
-                raise ValueError(f"could not decode {origin}: {exc}") from exc
+            except _DECODE_ERRORS as exc:
+                raise _damaged_error(origin, exc, path) from None
+            return _pil_to_tensor(img, origin)
+
+
+# What Pillow raises on a file it cannot decode: truncated downloads and damaged files raise
+# OSError ("Truncated File Read", "image file is truncated"), SyntaxError (Pillow's "broken
+# file"), EOFError, ValueError, zlib.error or struct.error, depending on the format and where
+# the data stops.
+_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, zlib.error, struct.error,
+                  IndexError)
+
+# The first bytes of the formats a student is likely to hand over, to say what a file is.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"), (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF87a", "GIF image"), (b"GIF89a", "GIF image"), (b"BM", "BMP image"),
+    (b"II*\x00", "TIFF image"), (b"MM\x00*", "TIFF image"), (b"%PDF", "PDF document"),
+    (b"PK\x03\x04", "ZIP archive"),
+)
+
+
+def _content_of(path: str) -> str:
+    """What the first bytes of the file say it is (not what its name says)."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "empty (0 bytes)"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP image"
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
+        return "a web page or XML (HTML, SVG), as a failed download often leaves"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data of an unknown kind"
+    return "plain text"
+
+
+def _damaged_error(origin: str, exc: BaseException, path: str = "") -> ValueError:
+    """The kit's error for an image that starts like one but cannot be decoded."""
+    found = ""
+    if path and os.path.isfile(path):
+        found = f"{_content_of(path)}, {os.path.getsize(path):,} bytes; "
+    return ValueError(
+        f"{origin} is a truncated or damaged image file ({found}Pillow says: "
+        f"{type(exc).__name__}: {exc}). A download that stopped early leaves such a file: "
+        f"download or copy it again, or open it in an image viewer to check it"
+    )
+
+
+def _unreadable_error(path: str, origin: str) -> ValueError:
+    """The kit's error for a file that Pillow does not recognise as an image at all."""
+    content = _content_of(path)
+    if content.endswith("image"):  # a known signature, but too short for Pillow to parse
+        return _damaged_error(origin, UnidentifiedImageError("cannot identify image file"), path)
+    suffix = Path(path).suffix.lower()
+    named = (f"; its name ends in {suffix!r}, but the name does not make it an image"
+             if suffix in _IMAGE_SUFFIXES else "")
+    return ValueError(
+        f"{origin} is not an image file that Pillow can read: its content is {content}{named}. "
+        f"Give load_image a PNG, JPEG or other image file"
+    )
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _pil_bomb_error(origin: str, max_pixels: int, exc: Exception) -> ValueError:

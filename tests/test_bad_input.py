@@ -37,7 +37,16 @@ def files(tmp_path_factory):
     truncated.write_bytes(good.read_bytes()[:60])
     text = folder / "notes.jpg"
     text.write_text("not an image at all")
-    return {"folder": folder, "truncated": truncated, "text": text}
+    page = folder / "download.jpg"  # what a failed download saves under the photo's name
+    page.write_text("<!DOCTYPE html><html><body>404 Not Found</body></html>")
+    # A real photograph cut short, as a half-finished download leaves it: Pillow fails at
+    # each of these cut points in another way (UnidentifiedImageError, OSError "Truncated
+    # File Read", OSError "image file is truncated").
+    photo = lk.images._sample_path("chelsea").read_bytes()
+    cuts = {cut: folder / f"chelsea_{cut}.png" for cut in (8, 30, 2000, len(photo) // 2)}
+    for cut, path in cuts.items():
+        path.write_bytes(photo[:cut])
+    return {"folder": folder, "truncated": truncated, "text": text, "page": page, "cuts": cuts}
 
 
 def _nan_like(x):
@@ -53,7 +62,13 @@ CASES = [
      ["nope.png"]),
     ("load_image folder", lambda m, x, f: lk.load_image(f["folder"]), ["folder"]),
     ("load_image truncated", lambda m, x, f: lk.load_image(f["truncated"]), ["truncated.png"]),
-    ("load_image not an image", lambda m, x, f: lk.load_image(f["text"]), ["notes.jpg"]),
+    ("load_image not an image", lambda m, x, f: lk.load_image(f["text"]),
+     ["notes.jpg", "plain text", ".jpg"]),
+    ("load_image web page named .jpg", lambda m, x, f: lk.load_image(f["page"]),
+     ["download.jpg", "web page", ".jpg"]),
+    *[(f"load_image photo cut at {i}", lambda m, x, f, i=i: lk.load_image(
+        sorted(f["cuts"].items())[i][1]), ["chelsea_", "truncated or damaged", "download"])
+      for i in range(4)],
     ("load_image number", lambda m, x, f: lk.load_image(42), ["42"]),
     ("load_image max_pixels", lambda m, x, f: lk.load_image(f["text"], max_pixels=0),
      ["max_pixels"]),

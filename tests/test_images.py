@@ -197,8 +197,19 @@ def test_truncated_file(tmp_path):
     path = tmp_path / "cut.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(path)
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ValueError, match=r"could not decode.*cut\.png"):
+    with pytest.raises(ValueError, match=r"cut\.png.*truncated or damaged.*Pillow says"):
         load_image(path)
+    with Image.open(path) as opened:  # a PIL image whose pixels cannot be decoded
+        with pytest.raises(ValueError, match=r"cut\.png.*truncated or damaged"):
+            load_image(opened)
+
+
+def test_content_counts_not_the_name(tmp_path):
+    """A real PNG saved under a .jpg name loads as the PNG it is."""
+    path = tmp_path / "really_a_png.jpg"
+    Image.new("RGB", (5, 4), (255, 0, 0)).save(path, format="PNG")
+    image = load_image(path)
+    assert tuple(image.shape) == (3, 4, 5) and float(image[0].min()) == 1.0
 
 
 # --------------------------------------------------------------------------- bomb guard
