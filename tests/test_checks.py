@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import inspect
 import itertools
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -553,6 +554,56 @@ def class_model_step_by_hand_dream(model, image, class_index, lr, lam):
     return image + lr * g / g.abs().mean(dim=(1, 2, 3), keepdim=True)
 
 
+def class_model_step_sgd(model, image, class_index, lr, lam):
+    """One step of torch.optim.SGD on the negated objective (SGD descends)."""
+    x = image.detach().clone().requires_grad_(True)
+    optimiser = torch.optim.SGD([x], lr=lr)
+    optimiser.zero_grad()
+    objective = model(x)[:, class_index] - lam * (x ** 2).sum(dim=(1, 2, 3))
+    (-objective.sum()).backward()
+    optimiser.step()
+    return x.detach()
+
+
+def class_model_step_backward(model, image, class_index, lr, lam):
+    """.backward() and .grad on a copy, the step written out."""
+    x = image.clone().detach().requires_grad_(True)
+    objective = model(x)[:, class_index].sum() - lam * torch.sum(x * x)
+    objective.backward()
+    with torch.no_grad():
+        return x + lr * x.grad
+
+
+def dream_step_backward(model, image, layer, step_size, shift):
+    """.backward() and .grad on a rolled copy, one image at a time."""
+    steps = []
+    for one in image:
+        x = torch.roll(one[None], shifts=shift, dims=(2, 3)).detach().requires_grad_(True)
+        (model.forward_to(x, layer).pow(2).sum() / 2).backward()
+        g = torch.roll(x.grad, shifts=(-shift[0], -shift[1]), dims=(2, 3))
+        steps.append(one + step_size * g[0] / g.abs().mean())
+    return torch.stack(steps)
+
+
+def saliency_backward(model, images, class_index):
+    """.backward() and .grad, then the maximum over the colour channels."""
+    return score_gradient_backward(model, images, class_index).abs().max(dim=1).values
+
+
+def alpha_norm_loop(x, alpha=6.0):
+    return torch.stack([(image.abs() ** alpha).sum() for image in x])
+
+
+def tv_loop(x, beta=2.0):
+    """One image at a time, the differences as tensors of shape (C, H-1, W-1)."""
+    values = []
+    for image in x:
+        right = image[:, :-1, 1:] - image[:, :-1, :-1]
+        down = image[:, 1:, :-1] - image[:, :-1, :-1]
+        values.append(torch.sum((right ** 2 + down ** 2) ** (beta / 2)))
+    return torch.stack(values)
+
+
 # --------------------------------------------------------------------------- the tables
 
 C = checks
@@ -840,6 +891,12 @@ RIGHT = [
     (C.check_dream_step, "roll the result back", dream_step_roll_result_back),
     (C.check_class_model_step, "autograd", class_model_step),
     (C.check_class_model_step, "penalty gradient by hand", class_model_step_analytic),
+    (C.check_class_model_step, "torch.optim.SGD", class_model_step_sgd),
+    (C.check_class_model_step, ".backward() and .grad", class_model_step_backward),
+    (C.check_dream_step, ".backward() and .grad, a loop", dream_step_backward),
+    (C.check_saliency, ".backward() and .grad", saliency_backward),
+    (C.check_alpha_norm, "a loop over the images", alpha_norm_loop),
+    (C.check_total_variation, "a loop over the images", tv_loop),
 ]
 
 
@@ -988,6 +1045,4 @@ def test_the_checks_import_only_torch_numpy_and_the_kit():
                 roots |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 roots.add(node.module.split(".")[0])
-    stdlib = {"__future__", "copy", "inspect", "collections", "contextlib", "dataclasses",
-              "functools", "typing"}
-    assert roots - stdlib <= {"torch", "numpy", "lecturekit"}, roots
+    assert roots - set(sys.stdlib_module_names) <= {"torch", "numpy", "lecturekit"}, roots

@@ -25,6 +25,7 @@ A message therefore only names a mistake the check has reproduced. Every failure
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -170,6 +171,28 @@ _FLAGS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
 
 
 _MISSING = object()
+_TORCH_FOLDER = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+
+
+def wrapped_by_torch(now: Any, before: Any) -> bool:
+    """Whether ``now`` is torch's own wrapper around ``before``.
+
+    torch finishes some of its set-up lazily: the first ``torch.optim`` step of a process
+    imports its compiler stack, which replaces ``torch.manual_seed`` by a wrapper of
+    ``torch/_compile.py`` around the original. A student's function that merely uses an
+    optimiser must not be blamed for that, while a student's own patch (code outside
+    torch's folder, or a value that does not wrap the original) still is."""
+    code = getattr(now, "__code__", None)
+    if code is None or not os.path.abspath(code.co_filename).startswith(_TORCH_FOLDER):
+        return False
+    seen = now
+    for _ in range(8):  # a short chain of functools.wraps wrappers
+        seen = getattr(seen, "__wrapped__", None)
+        if seen is None:
+            return False
+        if seen is before:
+            return True
+    return False
 
 
 def _module_hooks() -> dict[str, dict]:
@@ -194,10 +217,18 @@ class TorchState:
         return cls(attributes, flags, hooks)
 
     def changes(self) -> list[str]:
-        """What differs from the snapshot, in words."""
+        """What differs from the snapshot, in words. torch's own lazy initialisation is not a
+        change: it is taken into the snapshot (see :func:`wrapped_by_torch`)."""
         owners = dict(_WATCHED)
-        changed = [f"{label}.{name}" for (label, name), value in self.attributes.items()
-                   if vars(owners[label]).get(name, _MISSING) is not value]
+        changed = []
+        for (label, name), value in self.attributes.items():
+            now = vars(owners[label]).get(name, _MISSING)
+            if now is value:
+                continue
+            if wrapped_by_torch(now, value):
+                self.attributes[label, name] = now
+            else:
+                changed.append(f"{label}.{name}")
         changed += [name for name, (get, _) in _FLAGS.items() if get() != self.flags[name]]
         changed += [f"a global module hook ({kind.strip('_').replace('_', ' ')})"
                     for kind, found in _module_hooks().items() if set(found) - self.hooks[kind]]
