@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import socket
 import urllib.error
 
 import pytest
@@ -150,7 +151,47 @@ def test_auto_falls_back_to_efficientnet_and_says_why(empty_torch_home, offline,
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("lecturekit:")]
     assert len(lines) == 1
     line = lines[0]
-    assert "efficientnet-lite0" in line and "fetch-weights" in line and "not cached" in line
+    assert "efficientnet-lite0" in line and "fetch-weights" in line and "texts describe" in line
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every connection fails, as on a machine without a network; records what was tried."""
+    tried = []
+
+    def refuse(sock, address, *args, **kwargs):
+        tried.append(address)
+        raise OSError("no network in this test")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return tried
+
+
+def test_auto_never_downloads_and_prints_one_line(empty_torch_home, no_network, monkeypatch,
+                                                   capfd):
+    downloads = []
+    monkeypatch.setattr(torch.hub, "download_url_to_file",
+                        lambda url, *args, **kwargs: downloads.append(url))
+    model = load_model(device="cpu")  # no name, no LECTUREKIT_MODEL: "auto"
+    out, err = capfd.readouterr()
+    assert model.name == "efficientnet-lite0"
+    assert downloads == [] and no_network == []
+    assert "Downloading" not in out + err and "download.pytorch.org" not in out + err
+    assert out.count("\n") == 1 and out.startswith("lecturekit: using the efficientnet-lite0")
+    assert "LECTUREKIT_MODEL" not in out  # the reader set no variable
+    assert not empty_torch_home.exists() or not any(empty_torch_home.rglob("*.pth"))
+
+
+def test_asking_for_alexnet_by_name_still_downloads(empty_torch_home, monkeypatch):
+    downloads = []
+
+    def fake_download(url, destination, *args, **kwargs):
+        downloads.append(url)
+        raise urllib.error.URLError("stopped by the test after the download began")
+    monkeypatch.setattr(torch.hub, "download_url_to_file", fake_download)
+    with pytest.raises(models.WeightsUnavailableError, match="fetch-weights"):
+        load_model("alexnet")
+    assert downloads == [models.imagenet_weights_url()]
 
 
 def test_alexnet_loads_a_cached_file(empty_torch_home, offline, capsys):
@@ -162,7 +203,7 @@ def test_alexnet_loads_a_cached_file(empty_torch_home, offline, capsys):
     path.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), path)
     model = load_model("auto", device="cpu")
-    assert model.name == "alexnet" and "found in torch's cache" in capsys.readouterr().out
+    assert model.name == "alexnet" and "in torch's cache" in capsys.readouterr().out
     x = torch.randn(1, 3, 224, 224)
     assert torch.allclose(model(x), reference(x), atol=1e-5)
 

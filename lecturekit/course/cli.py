@@ -73,9 +73,10 @@ def doctor(_: argparse.Namespace) -> int:
         print(f"model alexnet available: ImageNet weights cached at {where}")
     else:
         print(f"model alexnet not cached: `python -m lecturekit fetch-weights` would download "
-              f"{models.imagenet_weights_url()} (about 233 MB) to {where}")
-    fallback = "efficientnet-lite0 (unless the download works)"
-    print(f"model auto    would use {'alexnet' if cached else fallback}")
+              f"{models.imagenet_weights_url()} ({models.imagenet_weights_megabytes():.0f} MB) "
+              f"to {where}")
+    print(f"model auto    would use {'alexnet' if cached else 'efficientnet-lite0'} "
+          f"(auto never downloads)")
     return 0
 
 
@@ -84,12 +85,15 @@ def fetch_weights(_: argparse.Namespace) -> int:
     if models.imagenet_weights_cached():
         print(f"already cached: {models.imagenet_weights_path()}")
         return 0
+    print(f"downloading the ImageNet AlexNet weights ({models.imagenet_weights_megabytes():.0f} "
+          f"MB) from {models.imagenet_weights_url()}")
     try:
         path = models.fetch_imagenet_weights(progress=True)
     except models.WeightsUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"saved {path}")
+    print(f"saved {path}; load_model() now uses AlexNet (the notebooks' texts describe "
+          f"EfficientNet-Lite0, so their numbers will differ)")
     return 0
 
 

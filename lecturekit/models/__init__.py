@@ -9,8 +9,9 @@
 * ``"toy"``: an AlexNet-shaped network the kit trains on its generated scenes,
   which have ground-truth masks: where the lecture's claims are measured.
 * ``"alexnet-random"``: AlexNet with random weights, for timing offline.
-* ``"auto"``: the ImageNet AlexNet when its weights are cached or can be
-  downloaded, else EfficientNet-Lite0; one printed line says which and why.
+* ``"auto"``: the ImageNet AlexNet when its weights are already in torch's cache
+  (``python -m lecturekit fetch-weights`` puts them there), else EfficientNet-Lite0;
+  it never downloads, and one printed line says which and why.
 
 Every network is a :class:`LayeredNetwork`: eval mode, frozen weights,
 out-of-place rectifiers, named layers (``model.layer_names``).
@@ -25,6 +26,7 @@ import torch
 from lecturekit.devices import resolve_device
 from lecturekit.models.alexnet import (ALEXNET_LAYERS, LayeredAlexNet, WeightsUnavailableError,
                                        fetch_imagenet_weights, imagenet_weights_cached,
+                                       imagenet_weights_megabytes,
                                        imagenet_weights_path, imagenet_weights_url, load_alexnet,
                                        require_alexnet)
 from lecturekit.models.network import (LOGITS, LayeredNetwork, Prediction, freeze, layer_table,
@@ -36,6 +38,7 @@ from lecturekit.models.toy import (TOY_WEIGHTS, WeightsChecksumError, load_toy, 
 __all__ = ["ALEXNET_LAYERS", "EFFICIENTNET_LAYERS", "ENV_VARIABLE", "LOGITS", "LayeredAlexNet", "LayeredNetwork",
            "MODEL_NAMES", "Prediction", "TOY_WEIGHTS", "WeightsChecksumError",
            "WeightsUnavailableError", "fetch_imagenet_weights", "imagenet_weights_cached",
+           "imagenet_weights_megabytes",
            "imagenet_weights_path", "imagenet_weights_url", "layer_table", "load_model",
            "metadata_path", "require_alexnet", "sha256_of", "top_predictions", "toy_architecture"]
 
@@ -45,17 +48,17 @@ ENV_VARIABLE = "LECTUREKIT_MODEL"
 
 
 def _auto(seed: int) -> LayeredNetwork:
-    """The lecture's AlexNet when its ImageNet weights can be had, else EfficientNet-Lite0."""
-    cached = imagenet_weights_cached()
-    try:
+    """The lecture's AlexNet when its ImageNet weights are already in torch's cache (put there
+    on purpose by ``fetch-weights``), else EfficientNet-Lite0, the network whose pictures and
+    numbers the notebooks' texts describe. Never downloads anything."""
+    if imagenet_weights_cached():
         model = load_alexnet(False, seed)
-        model.reason = (f"ImageNet weights {'found in' if cached else 'downloaded to'} "
-                        f"torch's cache at {imagenet_weights_path()}")
-    except WeightsUnavailableError:
+        model.reason = (f"its ImageNet weights are in torch's cache ({imagenet_weights_path()}); "
+                        f"the notebooks' texts describe EfficientNet-Lite0, so numbers differ")
+    else:
         model = load_efficientnet("efficientnet-lite0")
-        model.reason = ("ImageNet AlexNet weights are not cached and cannot be downloaded "
-                        "here (`python -m lecturekit fetch-weights` gets them when online), so "
-                        "the offline ImageNet network stands in")
+        model.reason = ("the network the notebooks' texts describe (for the lecture's AlexNet: "
+                        "`python -m lecturekit fetch-weights`)")
     return model
 
 

@@ -124,6 +124,11 @@ def imagenet_weights_cached() -> bool:
     return imagenet_weights_path().is_file()
 
 
+def imagenet_weights_megabytes() -> float:
+    """The size of the ImageNet AlexNet weights file in MB, as torchvision's metadata gives it."""
+    return float(_imagenet_weights().meta["_file_size"])
+
+
 def fetch_imagenet_weights(progress: bool = True) -> Path:
     """Download the ImageNet AlexNet weights into torch's cache (hash-checked); return the path.
 
