@@ -13,7 +13,7 @@ repository's notebooks, so it lives beside the package, not in it):
 ``recipes``
     the relative feature error of an inversion after 50, 100, 200 and 400
     steps for the kit's default recipe, Mahendran & Vedaldi's (2015) and the
-    public baseline's (:data:`lecturekit.optimise.inversion.RECIPES`), with the SSIM
+    public baseline's (:data:`lecturekit.optimise.inversion_recipes.RECIPES`), with the SSIM
     of each reconstruction and the steps each needs to reach an error of 0.2: means
     over two of the lecture's examples and two random starts, on the toy's scenes and
     on photographs through EfficientNet-Lite0.
@@ -56,7 +56,8 @@ from lecturekit import scenes
 from lecturekit.devices import resolve_device
 from lecturekit.examples import inversion_image, lecture_example
 from lecturekit.models import ALEXNET_LAYERS, EFFICIENTNET_LAYERS, LayeredNetwork, load_model
-from lecturekit.optimise.inversion import RECIPES, default_recipe, invert, invert_layers
+from lecturekit.optimise.inversion import invert, invert_layers
+from lecturekit.optimise.inversion_recipes import RECIPES, default_recipe
 from lecturekit.optimise.loop import optimise
 from lecturekit.targets import FeatureMatching
 

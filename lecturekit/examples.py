@@ -1,4 +1,4 @@
-"""The images and layers the lecture shows, chosen in one place for every network.
+"""The images the lecture shows, chosen in one place for every network.
 
 Networks trained on photographs (ImageNet AlexNet, EfficientNet-Lite0) explain
 photographs: Chelsea the cat (scikit-image's sample photograph) by the class
@@ -6,24 +6,43 @@ photographs: Chelsea the cat (scikit-image's sample photograph) by the class
 The toy network, trained on the kit's generated scenes, explains fresh scenes
 it classifies correctly, each with its true class and its object's mask, so
 that maps can be scored against where the object really is. Every notebook,
-figure and widget asks this module which images and layers to show, so no
-other module branches on the network.
+figure and widget asks this module which images to show, and this module alone
+branches on the network's training data for that. (Which *layers* to show is the
+network's own business: ``model.lecture_layers``.) The collections searched by the
+top-9 view and the natural images of a learned prior are chosen here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
 from lecturekit import scenes
-from lecturekit.images import sample_image
-from lecturekit.models import LayeredNetwork
-from lecturekit.validation import check_at_least, check_int, check_side
+from lecturekit.images import IMAGE_SUFFIXES, SAMPLE_IMAGES, load_image, sample_image
+from lecturekit.models import LayeredNetwork, load_model
+from lecturekit.validation import check_at_least, check_int, check_seed, check_side
 
-__all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example", "REFERENCE_PHOTOS",
-           "SHOWCASE", "Showcase", "dream_inputs", "inversion_image", "lecture_example",
-           "reference_images", "showcase", "top9_images"]
+__all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example",
+           "REFERENCE_PHOTOS", "SEED_OFFSETS", "dream_inputs", "inversion_image", "lecture_example",
+           "photo_collection", "reference_images", "scene_collection", "scene_example",
+           "switch_network", "top9_images"]
+
+SEED_OFFSETS: dict[str, int] = {
+    "learned prior's reference scenes": 50_000,
+    "check: whole network guided": 4000,
+    "check: score gradient": 5000,
+    "check: pointing game": 5200,
+    "check: inversion": 6000,
+    "check: inversion, other layer": 6100,
+    "check: inversion, prior weights": 6300,
+    "check: dream step": 7000,
+}
+"""Every offset into :func:`lecturekit.scenes.test_seeds` that the package uses, in one
+table, so that no two uses share scenes by accident (the notebooks' examples are
+:data:`EXAMPLE_SCENES` and :data:`INVERSION_SCENE`; the measurements start at 0)."""
 
 EXAMPLE_SCENES: tuple[int, ...] = (16, 11, 6, 19)
 """Offsets into :func:`lecturekit.scenes.test_seeds` of the toy examples: fresh scenes
@@ -48,31 +67,6 @@ al.'s (2014) figure that ImageNet has."""
 REFERENCE_PHOTOS: tuple[str, ...] = ("coffee", "astronaut", "rocket", "grace_hopper")
 """Sample photos used as natural images for a learned prior (the cat is left out: it is
 the image the notebooks invert)."""
-
-
-@dataclass(frozen=True)
-class Showcase:
-    """Layers worth showing on one architecture: an ``early`` and a ``deep`` layer for
-    gradients, DeepDream and the top-9 view, the layer whose channel statistics the learned
-    prior matches (``prior_layer``), and the output of the last convolutional block
-    (``last_conv``, the layer the lecture's anonymisation warning is about)."""
-    early: str
-    deep: str
-    prior_layer: str
-    last_conv: str
-
-
-SHOWCASE: dict[str, Showcase] = {
-    "alexnet": Showcase(early="relu2", deep="conv5", prior_layer="conv4", last_conv="pool5"),
-    "efficientnet": Showcase(early="stage2", deep="stage5", prior_layer="stage3",
-                             last_conv="head"),
-}
-"""The showcase layers per architecture (``model.architecture``)."""
-
-
-def showcase(model: LayeredNetwork) -> Showcase:
-    """The showcase layers of ``model``'s architecture."""
-    return SHOWCASE[model.architecture]
 
 
 def _on_scenes(model: LayeredNetwork) -> bool:
@@ -102,6 +96,27 @@ def _scene_batch(model: LayeredNetwork, offsets: tuple[int, ...],
                  size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     seeds = [scenes.test_seeds(1, offset)[0] for offset in offsets]
     return scenes.make_batch(seeds, size=size or model.input_size)
+
+
+def scene_example(model: LayeredNetwork, n: int = 1, *, offset: int = 0,
+                  seeds: Sequence[int] | None = None, companion: bool | None = None) -> Example:
+    """Fresh toy scenes as an :class:`Example` for ``model``: the ``n`` evaluation scenes
+    from ``offset`` on (:func:`lecturekit.scenes.test_seeds`), or the scenes of ``seeds``;
+    drawn at the model's input size, with their classes and masks, the batch normalised.
+    ``companion`` draws every scene's context object or none (None: as the seed says)."""
+    if seeds is None:
+        seeds = scenes.test_seeds(n, offset)
+    images01, masks, labels = scenes.make_batch(list(seeds), size=model.input_size,
+                                                companion=companion)
+    return Example(images01, model.preprocess.normalise(images01), labels, masks)
+
+
+def switch_network(model: LayeredNetwork) -> LayeredNetwork:
+    """The network for Zeiler & Fergus' reverse network, which needs max-pooling switches:
+    ``model`` itself when it has AlexNet's shape, else the toy AlexNet."""
+    if model.architecture == "alexnet":
+        return model
+    return load_model("toy", device=model.device, verbose=False)
 
 
 def lecture_example(model: LayeredNetwork, n: int = 1) -> Example:
@@ -151,7 +166,8 @@ def reference_images(model: LayeredNetwork, size: int | None = None,
     size = model.input_size if size is None else check_side("size", size, model.min_input_size)
     check_at_least("count", count, 1)
     if _on_scenes(model):
-        images, _, _ = scenes.make_batch(scenes.test_seeds(count, offset=50_000), size=size)
+        seeds = scenes.test_seeds(count, offset=SEED_OFFSETS["learned prior's reference scenes"])
+        images, _, _ = scenes.make_batch(seeds, size=size)
         return model.preprocess.normalise(images)
     preprocess = replace(model.preprocess, resize=size, crop=size)
     return preprocess([sample_image(name) for name in REFERENCE_PHOTOS])
@@ -160,6 +176,81 @@ def reference_images(model: LayeredNetwork, size: int | None = None,
 def top9_images(model: LayeredNetwork) -> torch.Tensor:
     """Images to search for the strongest activations (the top-9 view): 200 fresh scenes
     on the toy model, the sample photographs and crops of them otherwise."""
-    from lecturekit.gradient.top9 import photo_collection, scene_collection
-
     return scene_collection(model, 200) if _on_scenes(model) else photo_collection(model)
+
+
+# --------------------------------------------------------------------------- collections
+
+def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> torch.Tensor:
+    """``n`` fresh toy scenes (evaluation seeds, never trained on) as a normalised batch.
+
+    The scenes are drawn at the model's input size; ``offset`` skips that many
+    evaluation seeds, for a different collection.
+    """
+    check_at_least("n", n, 1)
+    images, _, _ = scenes.make_batch(scenes.test_seeds(n, offset), size=model.input_size)
+    return model.preprocess.normalise(images)
+
+
+def _folder_images(folder: str | Path) -> list[torch.Tensor]:
+    """Every image file directly inside ``folder`` (sorted by name), loaded in [0, 1]."""
+    path = Path(folder).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"folder {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"folder must be a directory, got the file {str(path)!r}")
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"folder {str(path)!r} holds no image file (looked for "
+                         f"{', '.join(IMAGE_SUFFIXES)})")
+    return [load_image(p) for p in files]
+
+
+def _sample_images() -> list[torch.Tensor]:
+    """The kit's sample photos that are installed here."""
+    found, missing = [], []
+    for name in SAMPLE_IMAGES:
+        try:
+            found.append(sample_image(name))
+        except (ModuleNotFoundError, FileNotFoundError) as error:
+            missing.append(f"{name} ({error})")
+    if not found:
+        raise FileNotFoundError("none of the sample images is installed: "
+                                + "; ".join(missing) + "; or pass folder=")
+    return found
+
+
+def _random_crops(image: torch.Tensor, count: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """``count`` square crops of 35 % to 70 % of the image's shorter side, at random places."""
+    height, width = image.shape[-2:]
+    crops = []
+    for _ in range(count):
+        fraction = 0.35 + 0.35 * torch.rand((), generator=generator).item()
+        side = max(1, int(fraction * min(height, width)))
+        top = int(torch.randint(0, height - side + 1, (), generator=generator))
+        left = int(torch.randint(0, width - side + 1, (), generator=generator))
+        crops.append(image[:, top:top + side, left:left + side])
+    return crops
+
+
+def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
+                     folder: str | Path | None = None, seed: int = 0) -> torch.Tensor:
+    """A normalised batch of photos for the top-9 search.
+
+    Takes the kit's sample photos (:data:`lecturekit.images.SAMPLE_IMAGES`),
+    or every image file directly inside ``folder`` when one is named. Each
+    photo gives its full view (the model's resize + centre crop) followed by
+    ``crops_per_image`` random square crops (35-70 % of its shorter side,
+    drawn from ``seed``), each scaled to the model's input size, so small
+    photo collections still offer many different views.
+    """
+    check_at_least("crops_per_image", crops_per_image, 0)
+    check_seed(seed)
+    photos = _sample_images() if folder is None else _folder_images(folder)
+    generator = torch.Generator().manual_seed(seed)
+    views = []
+    for photo in photos:
+        views.append(photo)
+        views.extend(_random_crops(photo, crops_per_image, generator))
+    return model.preprocess(views)

@@ -37,6 +37,7 @@ from lecturekit.validation import check_finite
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "IMAGE_SUFFIXES",
     "ImageLike",
     "MAX_PIXELS",
     "Preprocessing",
@@ -48,6 +49,11 @@ __all__ = [
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 """Anything :func:`load_image` understands: a file path, a PIL image, an array or a tensor."""
+
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
+                                   ".webp")
+"""File endings of image files (any case): what a folder of images is searched for, and the
+names :func:`load_image` expects to hold an image."""
 
 MAX_PIXELS: int = 50_000_000
 """Default largest image (width * height) that :func:`load_image` will decode."""
@@ -272,14 +278,11 @@ def _unreadable_error(path: str, origin: str) -> ValueError:
         return _damaged_error(origin, UnidentifiedImageError("cannot identify image file"), path)
     suffix = Path(path).suffix.lower()
     named = (f"; its name ends in {suffix!r}, but the name does not make it an image"
-             if suffix in _IMAGE_SUFFIXES else "")
+             if suffix in IMAGE_SUFFIXES else "")
     return ValueError(
         f"{origin} is not an image file that Pillow can read: its content is {content}{named}. "
         f"Give load_image a PNG, JPEG or other image file"
     )
-
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _pil_bomb_error(origin: str, max_pixels: int, exc: Exception) -> ValueError:

@@ -253,8 +253,9 @@ class Blocks(Target):
     ``targets[0]``, the next block's by ``targets[1]``, and so on; one value per image.
 
     Each target reads its own layer's activations, which hold only its block's
-    images, as :func:`lecturekit.optimise.inversion.staggered_activations` gives them (a
-    layer-wise inversion in one batch). The targets must name distinct layers.
+    images, as :meth:`~lecturekit.models.network.LayeredNetwork.staggered_activations`
+    gives them (a layer-wise inversion in one batch). The targets must name distinct
+    layers.
     """
 
     def __init__(self, targets: Sequence[Target]) -> None:

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import lecturekit as lk
-from lecturekit import scenes
+from lecturekit import filters, scenes
+from lecturekit.gradient import backward_rules, saliency
+from lecturekit.optimise import priors, regularisers, transforms
 from lecturekit.measure.inversion_claims import spearman
 
 KIT_ERRORS = (ValueError, TypeError, FileNotFoundError)
@@ -105,7 +107,7 @@ CASES = [
      ["3 entries", "batch of 2"]),
     ("target not a target", lambda m, x, f: lk.input_gradient(m, x, "conv5"), ["target", "str"]),
     # rules
-    ("backward_rule unknown", lambda m, x, f: lk.backward_rule(m, "guidedish").__enter__(),
+    ("backward_rule unknown", lambda m, x, f: backward_rules.backward_rule(m, "guidedish").__enter__(),
      ["guidedish", "guided"]),
     ("relu_backward shapes", lambda m, x, f: lk.relu_backward(torch.zeros(2, 2), torch.zeros(3),
                                                               "guided"), ["(2, 2)", "(3,)"]),
@@ -116,9 +118,9 @@ CASES = [
     # gradient methods
     ("saliency class", lambda m, x, f: lk.saliency_map(m, x, class_index=12), ["12", "0..7"]),
     ("saliency not a tensor", lambda m, x, f: lk.saliency_map(m, [[1.0]]), ["images", "list"]),
-    ("gradient_to_rgb percentile", lambda m, x, f: lk.gradient_to_rgb(x, percentile=0),
+    ("gradient_to_rgb percentile", lambda m, x, f: saliency.gradient_to_rgb(x, percentile=0),
      ["percentile", "0"]),
-    ("gradient_to_rgb NaN", lambda m, x, f: lk.gradient_to_rgb(_nan_like(x)), ["gradient", "NaN"]),
+    ("gradient_to_rgb NaN", lambda m, x, f: saliency.gradient_to_rgb(_nan_like(x)), ["gradient", "NaN"]),
     ("layer_gradient signal", lambda m, x, f: lk.layer_gradient(m, x, "conv5", "ones"),
      ["signal", "str"]),
     ("deconv_project layer", lambda m, x, f: lk.deconv_project(m, x, "conv9", 0), ["conv9"]),
@@ -145,7 +147,7 @@ CASES = [
     ("activation_maximisation steps", lambda m, x, f: lk.activation_maximisation(
         m, lk.Channel("conv5", 0), steps=0, progress=False), ["steps", "0"]),
     ("activation_maximisation l2", lambda m, x, f: lk.activation_maximisation(
-        m, lk.Channel("conv5", 0), l2=-1, progress=False), ["l2", "-1"]),
+        m, lk.Channel("conv5", 0), priors={"l2": -1}, progress=False), ["l2", "-1"]),
     ("activation_maximisation size", lambda m, x, f: lk.activation_maximisation(
         m, lk.Channel("conv5", 0), size=10**6, progress=False), ["size", "1000000"]),
     ("class_model unknown class", lambda m, x, f: lk.class_model(m, "dumbbell", progress=False),
@@ -154,17 +156,19 @@ CASES = [
      ["class_index_or_name", "empty"]),
     ("class_model recipe", lambda m, x, f: lk.class_model(m, 0, recipe="fancy", progress=False),
      ["recipe", "fancy", "robust-fourier"]),
-    ("class_model lam", lambda m, x, f: lk.class_model(m, 0, lam=-1, progress=False),
-     ["lam", "-1"]),
+    ("class_model prior weight", lambda m, x, f: lk.class_model(m, 0, priors={"l2": -1},
+                                                                 progress=False), ["l2", "-1"]),
+    ("class_model prior option", lambda m, x, f: lk.class_model(m, 0, beta=1, progress=False),
+     ["beta", "l2"]),
     ("class_model size", lambda m, x, f: lk.class_model(m, 0, size=10, progress=False),
      ["size", "10"]),
     ("class_model robust", lambda m, x, f: lk.class_model(m, 0, robust="yes", progress=False),
      ["robust", "yes"]),
     ("invert layer", lambda m, x, f: lk.invert(m, x[:1], "conv9", progress=False), ["conv9"]),
-    ("invert regulariser", lambda m, x, f: lk.invert(m, x[:1], "conv1", regulariser="l3",
-                                                     progress=False), ["regulariser", "l3"]),
-    ("invert lam NaN", lambda m, x, f: lk.invert(m, x[:1], "conv1", lam=float("nan"),
-                                                 progress=False), ["lam", "nan"]),
+    ("invert prior name", lambda m, x, f: lk.invert(m, x[:1], "conv1", priors={"l3": 1},
+                                                    progress=False), ["prior", "l3", "tv"]),
+    ("invert prior weight NaN", lambda m, x, f: lk.invert(
+        m, x[:1], "conv1", priors={"tv": float("nan")}, progress=False), ["tv", "nan"]),
     ("invert steps", lambda m, x, f: lk.invert(m, x[:1], "conv1", steps=0, progress=False),
      ["steps", "0"]),
     ("invert image NaN", lambda m, x, f: lk.invert(m, _nan_like(x[:1]), "conv1", progress=False),
@@ -186,22 +190,22 @@ CASES = [
                                                        optimiser="lbfgs", progress=False),
      ["optimiser", "lbfgs", "adam"]),
     ("optimise term weight", lambda m, x, f: lk.optimise(
-        m, lk.Layer("conv1"), x[:1], terms=[lk.prior_term("tv", float("inf"))], progress=False),
+        m, lk.Layer("conv1"), x[:1], terms=[priors.prior_term("tv", float("inf"))], progress=False),
      ["inf"]),
     # priors, transforms and measures
-    ("total_variation beta", lambda m, x, f: lk.total_variation(x, beta=0), ["beta", "0"]),
-    ("alpha_norm alpha", lambda m, x, f: lk.alpha_norm(x, alpha=0), ["alpha", "0"]),
-    ("gaussian_blur sigma", lambda m, x, f: lk.gaussian_blur(x, sigma=-1), ["sigma", "-1"]),
-    ("wavelet levels", lambda m, x, f: lk.wavelet_sparsity(torch.zeros(1, 3, 100, 100), levels=3),
+    ("total_variation beta", lambda m, x, f: regularisers.total_variation(x, beta=0), ["beta", "0"]),
+    ("alpha_norm alpha", lambda m, x, f: regularisers.alpha_norm(x, alpha=0), ["alpha", "0"]),
+    ("gaussian_blur sigma", lambda m, x, f: filters.gaussian_blur(x, sigma=-1), ["sigma", "-1"]),
+    ("wavelet levels", lambda m, x, f: regularisers.wavelet_sparsity(torch.zeros(1, 3, 100, 100), levels=3),
      ["levels=3", "100"]),
-    ("prior_term name", lambda m, x, f: lk.prior_term("l3", 1.0), ["l3", "tv"]),
-    ("Jitter negative", lambda m, x, f: lk.Jitter(-1), ["max_shift", "-1"]),
-    ("RandomScale order", lambda m, x, f: lk.RandomScale(2.0, 1.0), ["2.0", "1.0"]),
-    ("RandomRotate NaN", lambda m, x, f: lk.RandomRotate(float("nan")), ["max_degrees", "nan"]),
+    ("prior_term name", lambda m, x, f: priors.prior_term("l3", 1.0), ["l3", "tv"]),
+    ("Jitter negative", lambda m, x, f: transforms.Jitter(-1), ["max_shift", "-1"]),
+    ("RandomScale order", lambda m, x, f: transforms.RandomScale(2.0, 1.0), ["2.0", "1.0"]),
+    ("RandomRotate NaN", lambda m, x, f: transforms.RandomRotate(float("nan")), ["max_degrees", "nan"]),
     ("psnr shapes", lambda m, x, f: lk.psnr(x, x[:1]), ["(2, 3, 128, 128)", "(1, 3, 128, 128)"]),
     ("ssim window", lambda m, x, f: lk.ssim(x, x, window_size=0), ["window_size", "0"]),
     ("spearman lengths", lambda m, x, f: spearman([1, 2, 3], [1, 2]), ["3", "2"]),
-    ("learned prior layer", lambda m, x, f: lk.FeatureStatisticsPrior(m, "conv9"), ["conv9"]),
+    ("learned prior layer", lambda m, x, f: lk.FeatureStatisticsPrior(m, x, "conv9"), ["conv9"]),
     ("transformed_probability trials", lambda m, x, f: lk.transformed_probability(
         m, x, [0, 1], n_trials=0), ["n_trials", "0"]),
     # scenes

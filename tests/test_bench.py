@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from lecturekit.examples import inversion_image
-from lecturekit.optimise.inversion import RECIPES, invert
+from lecturekit.optimise.inversion import invert
+from lecturekit.optimise.inversion_recipes import RECIPES
 from lecturekit.targets import FeatureMatching
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"

@@ -139,8 +139,8 @@ def test_class_names_resolve_and_unknown_names_say_what_exists(toy_model):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(lam=-1.0), "lam must be a number >= 0"),
-    (dict(lam=float("nan")), "lam must be a number >= 0"),
+    (dict(priors={"l2": -1.0}), "weight of prior 'l2' must be a number >= 0"),
+    (dict(priors={"l2": float("nan")}), "weight of prior 'l2' must be a number >= 0"),
     (dict(lr=0), "lr must be a number > 0"),
     (dict(steps=0), "steps must be a whole number >= 1, got steps=0"),
     (dict(steps=2.5), "steps must be a whole number >= 1, got steps=2.5"),
@@ -155,7 +155,7 @@ def test_bad_arguments_are_named(toy_model, kwargs, message):
 def test_robustness_choices(toy_model):
     assert "Jitter(max_shift=4)" in repr(robustness_for(toy_model))
     assert "Pad(pixels=6" in repr(light_robustness())
-    custom = class_model(toy_model, 1, robust=Jitter(2), steps=2, lam=0, progress=False)
+    custom = class_model(toy_model, 1, robust=Jitter(2), steps=2, priors={}, progress=False)
     assert custom.image.shape == (1, 3, 128, 128)
 
 

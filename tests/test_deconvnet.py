@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lecturekit.gradient.deconvnet import (deconv_backward, deconv_project, isolate, record_forward,
-                                  reverse_avgpool, unpool)
+from lecturekit.gradient.deconvnet import (deconv_backward, deconv_project, record_forward,
+                                          reverse_avgpool, unpool, zero_all_but)
 from lecturekit.gradient.gradients import layer_gradient
 from lecturekit.models import load_model
 from lecturekit.scenes import make_batch, test_seeds
@@ -45,7 +45,7 @@ def _live_channel(activation):
 def _reference(model, images, layer, channel, position=None):
     activation = model.forward_to(images, layer)
     positions = None if position is None else torch.tensor([position] * images.shape[0])
-    signal = isolate(activation, channel, positions)
+    signal = zero_all_but(activation, channel, positions)
     return layer_gradient(model, images, layer, signal, rule="deconvnet")
 
 
@@ -55,7 +55,7 @@ def test_reverse_network_equals_deconvnet_backprop(models, name, layer):
     model = models[name]
     images = _images(model, n=1 if name == "alexnet" else 2)
     record = record_forward(model, images, layer)
-    signal = isolate(record.activation, _live_channel(record.activation))
+    signal = zero_all_but(record.activation, _live_channel(record.activation))
     projection = deconv_backward(model, record, signal)
     reference = layer_gradient(model, images, layer, signal, rule="deconvnet")
     assert projection.shape == images.shape
@@ -126,7 +126,7 @@ def test_switches_matter(models, name):
     channel = _live_channel(model.forward_to(images, "pool2"))
     reference = _reference(model, images, "pool2", channel)
     record = record_forward(model, images, "pool2")
-    signal = isolate(record.activation, channel)
+    signal = zero_all_but(record.activation, channel)
     assert _relative(deconv_backward(model, record, signal), reference) < TOLERANCE
     assert _relative(deconv_backward(model, record, signal, _nearest), reference) > 0.1
     # 3 x 3 windows at stride 2 overlap: writing instead of adding loses shared winners.

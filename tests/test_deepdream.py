@@ -8,6 +8,7 @@ import torch
 from lecturekit.optimise.deepdream import (DreamResult, activation_maximisation, deepdream, max_octaves,
                                   normalised_step_size)
 from lecturekit.optimise.loop import pixel_bounds
+from lecturekit.optimise.parameterisation import FourierImage
 from lecturekit.optimise.regularisers import total_variation
 from lecturekit.scenes import make_scene, test_seeds
 from lecturekit.targets import Channel, LayerL2, Neuron
@@ -151,7 +152,7 @@ def test_activation_maximisation_from_noise_climbs(toy_model, noise_channel):
 
 def test_priors_make_the_image_smoother(toy_model, noise_channel):
     target = noise_channel
-    plain = activation_maximisation(toy_model, target, l2=0, tv=0, steps=30, progress=False)
+    plain = activation_maximisation(toy_model, target, priors={}, steps=30, progress=False)
     smooth = activation_maximisation(toy_model, target, steps=30, progress=False)
     # measured after 30 steps: TV 41,181 with the priors, 53,036 without (ratio 0.78)
     assert total_variation(smooth.image) < 0.9 * total_variation(plain.image)
@@ -161,12 +162,12 @@ def test_priors_make_the_image_smoother(toy_model, noise_channel):
 
 def test_activation_maximisation_octaves_and_names(toy_model):
     result = activation_maximisation(toy_model, "relu5", octaves=2, steps=2, size=96,
-                                     blur=1.0, progress=False)
+                                     priors={"low_pass": 1.0}, progress=False)
     assert result.image.shape == (1, 3, 96, 96)
     assert isinstance(result.target, LayerL2) and "low_pass" in result.history[0]
     assert len(result.history) == 4
-    with pytest.raises(ValueError, match="l2 must be a number >= 0, got l2=-1"):
-        activation_maximisation(toy_model, "relu5", l2=-1, progress=False)
+    with pytest.raises(ValueError, match="weight of prior 'l2' must be a number >= 0"):
+        activation_maximisation(toy_model, "relu5", priors={"l2": -1}, progress=False)
     with pytest.raises(ValueError, match="unknown layer 'pool9'"):
         activation_maximisation(toy_model, "pool9", progress=False)
     with pytest.raises(ValueError, match="octaves=5 is too many"):
@@ -178,10 +179,10 @@ def test_fourier_parameterisation_and_transforms_are_used(toy_model, monkeypatch
     applies the model's transform recipe, and both need no pixel noise."""
     dream_module = importlib.import_module("lecturekit.optimise.deepdream")
     made, applied = [], []
-    real_image, real_robustness = dream_module.FourierImage, dream_module.robust_transform
+    real_start, real_robustness = dream_module.seeded_start, dream_module.robust_transform
 
-    def spy_image(*args, **kwargs):
-        made.append(real_image(*args, **kwargs))
+    def spy_start(*args, **kwargs):
+        made.append(real_start(*args, **kwargs))
         return made[-1]
 
     def spy_robustness(model, robust):
@@ -192,11 +193,11 @@ def test_fourier_parameterisation_and_transforms_are_used(toy_model, monkeypatch
             return transform(x, generator)
         return counted if transform is not None else None
 
-    monkeypatch.setattr(dream_module, "FourierImage", spy_image)
+    monkeypatch.setattr(dream_module, "seeded_start", spy_start)
     monkeypatch.setattr(dream_module, "robust_transform", spy_robustness)
     result = activation_maximisation(toy_model, Channel("conv5", 58), steps=3, init_std=0,
                                      parameterisation="fourier", robust=True, progress=False)
-    assert len(made) == 1 and len(applied) == 3
+    assert len(made) == 1 and isinstance(made[0], FourierImage) and len(applied) == 3
     with torch.no_grad():
         rendered = toy_model.preprocess.normalise(made[0]())
     assert torch.allclose(result.image, rendered, atol=1e-6)

@@ -202,10 +202,12 @@ def test_gradients_come_back_in_the_images_layout(effnet, photos):
 def test_photo_networks_invert_with_the_pyramid_recipe(effnet, toy_model, photos):
     """default_recipe: the pyramid on photographs, plain pixels on the toy's scenes (the
     choice benchmarks/RESULTS.md measures), with each recipe's own TV weights."""
-    from lecturekit.optimise.inversion import RECIPES, default_lambda, default_recipe, invert
+    from lecturekit.optimise.inversion import invert
+    from lecturekit.optimise.inversion_recipes import RECIPES, default_recipe
     assert (default_recipe(effnet), default_recipe(toy_model)) == ("kit-pyramid", "kit")
     result = invert(effnet, photos[1][:1], "stem", steps=2, progress=False)
     assert result.settings["recipe"] == "kit-pyramid"
-    assert result.settings["lam"] == default_lambda(effnet, "default", "stem") \
-        == RECIPES["kit-pyramid"].tv_lambda[0] != RECIPES["kit"].tv_lambda[0]
-    assert default_lambda(effnet, "default", "stem", recipe="kit") == RECIPES["kit"].tv_lambda[0]
+    assert result.priors["tv"] == RECIPES["kit-pyramid"].tv_lambda[0] \
+        != RECIPES["kit"].tv_lambda[0]
+    plain = invert(effnet, photos[1][:1], "stem", steps=1, recipe="kit", progress=False)
+    assert plain.priors["tv"] == RECIPES["kit"].tv_lambda[0]

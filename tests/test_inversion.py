@@ -8,11 +8,13 @@ from torch import nn
 
 from lecturekit import scenes
 from lecturekit.examples import inversion_image
-from lecturekit.gradient.backward_rules import leaky_relu_gradient
+from lecturekit.models.rectifiers import leaky_relu_gradient
 from lecturekit.measure.inversion_claims import inversion_claims, spearman
 from lecturekit.models import ALEXNET_LAYERS
-from lecturekit.optimise.inversion import (RECIPES, REGULARISER_NAMES, default_lambda, invert,
-                                           invert_layers, typical_magnitude)
+from lecturekit.optimise.inversion import (PRIOR_CHOICES, choice_weight, invert, invert_layers,
+                                           prior_choice, typical_magnitude)
+from lecturekit.optimise.inversion_recipes import RECIPES
+from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.optimise.loop import optimise
 from lecturekit.targets import Logit
 
@@ -92,11 +94,33 @@ def test_rectified_layer(toy_model):
     assert toy_model.rectified_layer("fc8") is None
 
 
-@pytest.mark.parametrize("name", REGULARISER_NAMES)
-def test_every_regulariser_runs(toy_model, batch, name):
-    result = invert(toy_model, batch[:1], "conv3", regulariser=name, steps=2, progress=False)
+@pytest.fixture(scope="module")
+def learned(toy_model, batch):
+    return FeatureStatisticsPrior(toy_model, batch, "conv4")
+
+
+@pytest.mark.parametrize("choice", PRIOR_CHOICES)
+def test_every_prior_of_the_lecture_runs(toy_model, batch, learned, choice):
+    arguments = prior_choice(choice, learned=learned)
+    result = invert(toy_model, batch[:1], "conv3", steps=2, progress=False, **arguments)
     assert torch.isfinite(result.image).all() and torch.isfinite(result.feature_error).all()
-    assert result.settings["regulariser"] == name
+    expected = {"default": {"tv", "alpha"}, "none": set(), "robust": set(),
+                "learned": {"learned"}}.get(choice, {choice})
+    assert set(result.priors) == expected and result.robust == (choice == "robust")
+    weight = choice_weight(toy_model, choice, "conv3")
+    if weight is not None:  # the default weight of the layer's group (middle)
+        assert list(result.priors.values()) == [weight]
+
+
+def test_a_prior_is_asked_for_the_same_way_everywhere(toy_model, batch):
+    """priors={name: weight} with the prior's option beside it, in invert as in the others."""
+    tv1 = invert(toy_model, batch[:1], "conv1", priors={"tv": 0.5}, beta=1.0, steps=3,
+                 progress=False)
+    tv2 = invert(toy_model, batch[:1], "conv1", priors={"tv": 0.5}, steps=3, progress=False)
+    assert tv1.priors == tv2.priors == {"tv": 0.5} and tv1.settings["beta"] == 1.0
+    assert not torch.equal(tv1.image, tv2.image)
+    assert tv1.prior_text == "tv 0.5" and "no prior" in invert(
+        toy_model, batch[:1], "conv1", priors={}, steps=1, progress=False).summary()
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
@@ -118,14 +142,18 @@ def test_recipes_translate_the_papers(toy_model):
     assert typical_magnitude(toy_model) == pytest.approx(68.9 / (255 * 0.2260), rel=1e-3)
 
 
-def test_default_lambda_follows_the_layer_groups(toy_model):
+def test_default_weights_follow_the_layer_groups(toy_model, batch):
     groups = [toy_model.layer_group(name)
               for name in ("conv1", "relu2", "pool2", "relu4", "conv5", "fc8")]
     assert groups == [0, 0, 1, 1, 2, 2]
-    assert default_lambda(toy_model, "default", "conv1", "mahendran2015") == 0.5
-    assert default_lambda(toy_model, "default", "fc8", "mahendran2015") == 50.0
-    kit = [default_lambda(toy_model, "default", name) for name in ("conv1", "pool2", "fc8")]
+    results = invert_layers(toy_model, batch[:1], ["conv1", "pool2", "fc8"], steps=1,
+                            recipe="mahendran2015", progress=False)
+    assert [r.priors["tv"] for r in results.values()] == [0.5, 5.0, 50.0]
+    kit = [choice_weight(toy_model, "tv", name) for name in ("conv1", "pool2", "fc8")]
     assert kit == sorted(kit) and kit[0] < kit[-1]
+    tv = invert_layers(toy_model, batch[:1], ["conv1", "fc8"], priors={"tv": None}, steps=1,
+                       progress=False)
+    assert [r.priors["tv"] for r in tv.values()] == [kit[0], kit[-1]]
 
 
 def test_reset_momentum_false_keeps_the_velocity(toy_model, batch):
@@ -146,20 +174,21 @@ def test_invert_layers_returns_every_layer(toy_model, batch):
     assert results["conv1"].settings["inverted_together"] == ["conv1", "fc8"]
 
 
-@pytest.mark.parametrize("regulariser", ["default", "tv", "learned"])
-def test_batched_layers_follow_the_same_path_as_one_by_one(toy_model, batch, regulariser):
+@pytest.mark.parametrize("choice", ["default", "tv", "learned"])
+def test_batched_layers_follow_the_same_path_as_one_by_one(toy_model, batch, learned, choice):
     """One optimisation over blocks = one optimisation per layer, up to rounding (kit
     recipe: ramped priors with per-group lambdas, leaky gradient at relu2 and pool2)."""
     layers = ["conv1", "relu2", "pool2", "conv4", "fc6"]
-    together = invert_layers(toy_model, batch[:2], layers, regulariser=regulariser, steps=6,
-                             progress=False)
-    alone = invert_layers(toy_model, batch[:2], layers, regulariser=regulariser, steps=6,
-                          progress=False, batched=False)
+    arguments = prior_choice(choice, learned=learned)
+    together = invert_layers(toy_model, batch[:2], layers, steps=6, progress=False,
+                             **arguments)
+    alone = invert_layers(toy_model, batch[:2], layers, steps=6, progress=False,
+                          batched=False, **arguments)
     for layer in layers:
         assert torch.allclose(together[layer].image, alone[layer].image, atol=2e-4), layer
         assert torch.allclose(together[layer].feature_error, alone[layer].feature_error,
                               rtol=1e-3, atol=1e-5), layer
-        assert together[layer].settings["lam"] == alone[layer].settings["lam"]
+        assert together[layer].priors == alone[layer].priors
 
 
 def test_staggered_activations_stop_each_block_at_its_layer(toy_model, batch):
@@ -202,13 +231,15 @@ def test_figures_draw(toy_model, batch):
     from lecturekit.ui.plot import inversion as plot_inversion
 
     results = invert_layers(toy_model, batch[:1], ["conv1", "pool5"], steps=2, progress=False)
-    figure = plot_inversion.plot_inversion_grid(results)
+    figure = plot_inversion.show_inversion_grid(results)
     titles = [axis.get_title() for axis in figure.axes]
     assert titles[0] == "original" and titles[1].startswith("conv1\nerror ")
     assert "SSIM" in titles[2]
     plt.close(figure)
-    figure = plot_inversion.regulariser_figure(toy_model, "conv2", ("none", "tv"), steps=2)
-    assert "total variation" in figure.axes[2].get_title()
+    figure = plot_inversion.regulariser_figure(toy_model, "conv2", steps=2)
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles[1].startswith("no prior\n") and titles[4].startswith("total variation, λ")
+    assert titles[8].startswith("learned prior, λ")
     plt.close(figure)
     from lecturekit.ui.figures import FIGURES
     assert FIGURES["inversion_grid"] is plot_inversion.inversion_grid_figure
@@ -231,10 +262,12 @@ def test_spearman():
 
 def test_errors_name_parameter_value_and_choices(toy_model, batch):
     image = batch[:1]
-    with pytest.raises(ValueError, match=r"unknown regulariser 'sparkle'.*default, none, l2"):
-        invert(toy_model, image, "conv1", regulariser="sparkle")
-    with pytest.raises(ValueError, match=r"lam .* >= 0.*lam=-1"):
-        invert(toy_model, image, "conv1", lam=-1.0)
+    with pytest.raises(ValueError, match=r"unknown prior 'sparkle'.*l2, alpha, tv"):
+        invert(toy_model, image, "conv1", priors={"sparkle": 1.0})
+    with pytest.raises(ValueError, match=r"weight of prior 'tv'.*>= 0.*-1"):
+        invert(toy_model, image, "conv1", priors={"tv": -1.0})
+    with pytest.raises(TypeError, match=r"priors must be a dict"):
+        invert(toy_model, image, "conv1", priors="tv")
     with pytest.raises(ValueError, match="steps must be a whole number >= 1.*steps=0"):
         invert(toy_model, image, "conv1", steps=0)
     with pytest.raises(ValueError, match="unknown layer 'conv9'.*conv1, relu1"):
@@ -245,10 +278,13 @@ def test_errors_name_parameter_value_and_choices(toy_model, batch):
         invert(toy_model, image[0], "conv1")
     with pytest.raises(ValueError, match="unknown recipe 'paper'.*kit, kit-pyramid, mahendran2015, baseline"):
         invert(toy_model, image, "conv1", recipe="paper")
-    with pytest.raises(TypeError, match="unknown option.*colour.*valid options"):
-        invert(toy_model, image, "conv1", colour="red")
+    with pytest.raises(TypeError, match="colour.*belong to no prior.*tv: beta"):
+        invert(toy_model, image, "conv1", priors={"tv": 1.0}, colour="red")
+    with pytest.raises(TypeError, match="beta.*need the priors they belong to"):
+        invert(toy_model, image, "conv1", beta=1.0)
     with pytest.raises(ValueError, match=r"levels=3 needs H and W divisible by 2\*\*levels = 8"):
-        invert(toy_model, torch.zeros(1, 3, 100, 100), "conv1", regulariser="wavelet", levels=3)
+        invert(toy_model, torch.zeros(1, 3, 100, 100), "conv1", priors={"wavelet": 0.1},
+               levels=3)
 
 
 def test_inversion_claims(toy_model):

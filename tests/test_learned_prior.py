@@ -15,12 +15,12 @@ def references(toy_model):
 
 
 def test_zero_on_its_own_reference_image(toy_model, references):
-    prior = FeatureStatisticsPrior(toy_model, "conv4", references[:1])
+    prior = FeatureStatisticsPrior(toy_model, references[:1], "conv4")
     assert prior(references[:1]).item() == pytest.approx(0.0, abs=1e-8)
 
 
 def test_reference_batch_scores_far_below_noise(toy_model, references):
-    prior = FeatureStatisticsPrior(toy_model, "conv4", references)
+    prior = FeatureStatisticsPrior(toy_model, references, "conv4")
     noise = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))
     on_references = prior(references)
     assert on_references.shape == (4,)
@@ -29,7 +29,7 @@ def test_reference_batch_scores_far_below_noise(toy_model, references):
 
 
 def test_positive_on_other_images_and_gradient_flows(toy_model, references):
-    prior = FeatureStatisticsPrior(toy_model, "relu2", references[:1])
+    prior = FeatureStatisticsPrior(toy_model, references[:1], "relu2")
     x = references[1:3].clone().requires_grad_(True)
     penalty = prior(x)
     assert penalty.shape == (2,) and (penalty > 0).all()
@@ -52,8 +52,8 @@ def test_default_references_are_fresh_scenes(toy_model):
 
 def test_errors(toy_model, references):
     with pytest.raises(ValueError, match="spatial maps.*fc6.*valid: conv1"):
-        FeatureStatisticsPrior(toy_model, "fc6", references)
+        FeatureStatisticsPrior(toy_model, references, "fc6")
     with pytest.raises(ValueError, match="unknown layer 'conv9'"):
-        FeatureStatisticsPrior(toy_model, "conv9", references)
+        FeatureStatisticsPrior(toy_model, references, "conv9")
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
-        FeatureStatisticsPrior(toy_model, "conv4", references[0])
+        FeatureStatisticsPrior(toy_model, references[0], "conv4")

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from lecturekit.ui.plot import rule_comparison, show_gradients  # noqa: E402
+from lecturekit.ui.plot import show_rule_comparison, show_gradients  # noqa: E402
 
 
 def _panels(figure) -> list[np.ndarray]:
@@ -30,8 +30,8 @@ def test_heat_maps_at_one_scale_keep_their_ratio(image):
     torch.manual_seed(0)
     strong = torch.rand(16, 16)
     maps = {"strong": strong, "weak": strong / 10}
-    own = _panels(rule_comparison(image, maps))
-    common = _panels(rule_comparison(image, maps, common_scale=True))
+    own = _panels(show_rule_comparison(image, maps))
+    common = _panels(show_rule_comparison(image, maps, common_scale=True))
     np.testing.assert_allclose(own[0], own[1], atol=1e-6)  # own scales hide the ratio
     np.testing.assert_allclose(common[0], own[0], atol=1e-6)
     unclipped = common[0] < 1
@@ -46,7 +46,7 @@ def test_signed_gradients_at_one_scale_keep_their_ratio(image):
     own = _panels(show_gradients(image, g, ["a", "b"]))
     assert np.abs(own[1] - 0.5).max() == pytest.approx(0.5)
     assert np.abs(common[1] - 0.5).max() <= 0.5 / 10 * 1.6  # the 99th percentile scales it
-    mixed = _panels(rule_comparison(image, {"signed": g[0], "weak signed": g[1]},
+    mixed = _panels(show_rule_comparison(image, {"signed": g[0], "weak signed": g[1]},
                                     common_scale=True))
     np.testing.assert_allclose(mixed[0], common[0], atol=1e-6)  # both figures: one scale
     np.testing.assert_allclose(mixed[1], common[1], atol=1e-6)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from lecturekit.optimise.priors import PRIORS, get_prior, prior_term
-from lecturekit.optimise.regularisers import (alpha_norm, gaussian_blur, gaussian_kernel,
-                                              haar_wavelet, low_pass_penalty, total_variation,
-                                              wavelet_sparsity)
+from lecturekit.filters import gaussian_blur, gaussian_kernel
+from lecturekit.optimise.regularisers import (alpha_norm, haar_wavelet, low_pass_penalty,
+                                              total_variation, wavelet_sparsity)
 
 REGULARISERS = {"alpha_norm": alpha_norm, "total_variation": total_variation,
                 "low_pass": low_pass_penalty, "wavelet": wavelet_sparsity}
@@ -246,21 +246,26 @@ def test_finite_gradient_at_zero_and_flat_images(name, kwargs):
 
 def test_priors_table_names_the_lecture_priors():
     assert list(PRIORS) == ["l2", "alpha", "tv", "low_pass", "wavelet"]
-    assert get_prior("tv").function is total_variation and get_prior("tv").options == {"beta": 2}
-    assert get_prior("l2").function is alpha_norm and get_prior("l2").options == {"alpha": 2}
+    tv, l2 = get_prior("tv"), get_prior("l2")
+    assert tv.function is total_variation and tv.options["beta"].default == 2
+    assert l2.function is alpha_norm and l2.options == {} and l2.fixed == {"alpha": 2}
+    for prior in PRIORS.values():  # every option's default lies in its slider's range
+        assert all(o.low <= o.default <= o.high for o in prior.options.values()), prior.name
+        low, middle, deep = prior.inversion_weights
+        assert 0 < low <= middle <= deep, prior.name
     with pytest.raises(ValueError, match=re.escape(
             "unknown prior 'total_variation'; valid: l2, alpha, tv, low_pass, wavelet")):
         get_prior("total_variation")
 
 
 @pytest.mark.parametrize("name,function,options", [
-    ("l2", alpha_norm, {"alpha": 2.0}), ("alpha", alpha_norm, {"alpha": 6.0}),
+    ("l2", alpha_norm, {}), ("alpha", alpha_norm, {"alpha": 6.0}),
     ("tv", total_variation, {"beta": 1.5}), ("low_pass", low_pass_penalty, {"sigma": 0.7}),
     ("wavelet", wavelet_sparsity, {"levels": 1})])
 def test_prior_penalty_is_the_regulariser_of_the_scaled_image_per_value(name, function, options):
     """R(x / scale) / n: the scaling every method shares (Mahendran & Vedaldi's B^2)."""
     x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    want = function(x / 1.7, **options) / (3 * 8 * 8)
+    want = function(x / 1.7, **(options or {"alpha": 2.0})) / (3 * 8 * 8)
     torch.testing.assert_close(get_prior(name).penalty(1.7, **options)(x), want)
     term = prior_term(name, 0.5, 1.7, **options)
     assert term.name == name and term.weight == 0.5

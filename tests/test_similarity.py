@@ -1,12 +1,12 @@
-"""SSIM (Wang et al. 2004) and PSNR of lecturekit.measure.similarity."""
+"""SSIM (Wang et al. 2004) and PSNR of lecturekit.similarity."""
 
 import math
 
 import pytest
 import torch
 
-from lecturekit.measure.similarity import edge_concentration, psnr, ssim
-from lecturekit.optimise.regularisers import gaussian_kernel
+from lecturekit.similarity import edge_concentration, psnr, ssim
+from lecturekit.filters import gaussian_kernel
 
 
 def _pair(seed=0, shape=(2, 3, 40, 48), noise=0.2):

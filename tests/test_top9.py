@@ -7,8 +7,8 @@ from torch import nn
 
 from lecturekit.gradient.deconvnet import deconv_project
 from lecturekit.models import ALEXNET_LAYERS, load_model
-from lecturekit.gradient.top9 import (TopActivation, patch_box, photo_collection, receptive_field,
-                             scene_collection, to_display, top9)
+from lecturekit.examples import photo_collection, scene_collection
+from lecturekit.gradient.top9 import TopActivation, patch_box, receptive_field, to_display, top9
 
 # By hand, layer by layer: size += (k - 1) * stride, offset -= pad * stride, stride *= s.
 ALEXNET_FIELDS = {

@@ -14,7 +14,7 @@ widgets = pytest.importorskip("ipywidgets")
 
 def test_importing_the_core_imports_neither_widgets_nor_matplotlib():
     code = ("import sys, lecturekit, lecturekit.optimise.inversion, lecturekit.optimise.learned_prior, "
-            "lecturekit.measure.similarity; print('ipywidgets' in sys.modules, "
+            "lecturekit.similarity; print('ipywidgets' in sys.modules, "
             "'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
@@ -59,18 +59,22 @@ def test_regulariser_lambda_and_parameter(explorer):
     explorer.follow_default.value = True
     explorer.regulariser.value = "alpha"
     assert "alpha" in explorer.text and explorer.parameter.children[0].description == "alpha"
-    assert explorer.result.settings["regulariser"] == "alpha"
+    assert list(explorer.result.priors) == ["alpha"]
     count = explorer.compute_count
     explorer.lam.value = 0.5
     assert explorer.follow_default.value is False  # moving lambda by hand stops following
     assert explorer.compute_count == count + 1
-    assert explorer.result.settings["lam"] == pytest.approx(0.5)
+    assert explorer.result.priors == {"alpha": pytest.approx(0.5)}
     explorer.parameter.children[0].value = 4.0
-    assert explorer.result.settings["alpha"] == 4.0
+    assert explorer.result.settings["alpha"] == 4.0 and "alpha 4" in explorer.text
     explorer.regulariser.value = "robust"
     assert explorer.lam.disabled and explorer.parameter.children[0].description == "shift"
+    assert explorer.result.robust and explorer.result.priors == {}
+    explorer.regulariser.value = "learned"
+    assert explorer.parameter.children[0].description == "prior layer"
+    assert list(explorer.result.priors) == ["learned"] and "prior layer" in explorer.text
     explorer.regulariser.value = "none"
-    assert explorer.parameter.children == ()
+    assert explorer.parameter.children == () and explorer.lam.disabled
 
 
 def test_run_button_recomputes(explorer):
@@ -105,8 +109,7 @@ def test_prefetch_has_the_neighbours_ready_and_equal_to_a_direct_inversion(toy_m
     assert (explorer.compute_count, explorer.prefetch_count) == (1, 1)  # relu3, its neighbour
     explorer.layer.value = "relu3"
     assert explorer.compute_count == 1  # shown from the cache, no foreground inversion
-    direct = invert(toy_model, image, "relu3", lam=explorer.result.settings["lam"], steps=4,
-                    progress=False)
+    direct = invert(toy_model, image, "relu3", steps=4, progress=False)  # the recipe's priors
     assert torch.allclose(explorer.result.image, direct.image, atol=1e-5, rtol=0)
     explorer.wait_for_prefetch()  # now fc8 (conv1 is cached)
     assert explorer.prefetch_count == 2

@@ -222,8 +222,8 @@ def _check_position(layer: str, position: tuple[int, int], activation: torch.Ten
                          f"(layer {layer}'s map is {height} x {width}), got {position!r}")
 
 
-def isolate(activation: torch.Tensor, channel: int,
-            positions: torch.Tensor | None = None) -> torch.Tensor:
+def zero_all_but(activation: torch.Tensor, channel: int,
+                 positions: torch.Tensor | None = None) -> torch.Tensor:
     """``activation`` with everything but ``channel`` set to zero.
 
     With ``positions`` (an (N, 2) integer tensor of (y, x), one per image)
@@ -256,4 +256,4 @@ def deconv_project(model: LayeredAlexNet, images: torch.Tensor, layer: str, chan
     if position is not None:
         _check_position(layer, position, activation)
         positions = torch.tensor([position] * activation.shape[0])
-    return deconv_backward(model, record, isolate(activation, channel, positions))
+    return deconv_backward(model, record, zero_all_but(activation, channel, positions))

@@ -29,21 +29,15 @@ the part of the field that really moves the unit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from lecturekit.gradient.deconvnet import deconv_backward, isolate, record_forward
+from lecturekit.gradient.deconvnet import deconv_backward, record_forward, zero_all_but
 from lecturekit.gradient.gradients import layer_gradient
-from lecturekit.images import SAMPLE_IMAGES, load_image, sample_image
 from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, LayeredNetwork, require_alexnet
-from lecturekit.scenes import make_batch, test_seeds
-from lecturekit.validation import check_at_least, check_channel, check_seed
+from lecturekit.validation import check_at_least, check_channel
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff",
-                                   ".webp")
-"""File endings :func:`photo_collection` takes for image files in a folder (any case)."""
 
 Box = tuple[int, int, int, int]
 
@@ -182,7 +176,7 @@ def _projections(model: LayeredNetwork, winners: torch.Tensor, layer: str, chann
         ys, xs = where // width, where % width
         positions = None if fc else torch.stack([ys, xs], dim=1)
         projections = deconv_backward(model, record,
-                                      isolate(record.activation, channel, positions))
+                                      zero_all_but(record.activation, channel, positions))
         boxes = [patch_box(model, layer, int(y), int(x), tuple(winners.shape[-2:]))
                  for y, x in zip(ys, xs)]
         return projections, boxes
@@ -191,7 +185,7 @@ def _projections(model: LayeredNetwork, winners: torch.Tensor, layer: str, chann
     fc = activation.ndim == 2
     width = 1 if fc else activation.shape[-1]
     positions = None if fc else torch.stack([where // width, where % width], dim=1)
-    signal = isolate(activation, channel, positions)
+    signal = zero_all_but(activation, channel, positions)
     projections = layer_gradient(model, winners, layer, signal, rule="guided")
     plain = layer_gradient(model, winners, layer, signal, rule="backprop")
     return projections, [gradient_box(g) for g in plain]
@@ -259,79 +253,14 @@ def to_display(projection: torch.Tensor) -> torch.Tensor:
     return (0.5 + 0.5 * projection.detach() / scale).clamp(0.0, 1.0)
 
 
-def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> torch.Tensor:
-    """``n`` fresh toy scenes (evaluation seeds, never trained on) as a normalised batch.
-
-    The scenes are drawn at the model's input size; ``offset`` skips that many
-    evaluation seeds, for a different collection.
-    """
-    check_at_least("n", n, 1)
-    images, _, _ = make_batch(test_seeds(n, offset), size=model.input_size)
-    return model.preprocess.normalise(images)
-
-
-def _folder_images(folder: str | Path) -> list[torch.Tensor]:
-    """Every image file directly inside ``folder`` (sorted by name), loaded in [0, 1]."""
-    path = Path(folder).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"folder {str(path)!r} does not exist")
-    if not path.is_dir():
-        raise ValueError(f"folder must be a directory, got the file {str(path)!r}")
-    files = sorted(p for p in path.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"folder {str(path)!r} holds no image file (looked for "
-                         f"{', '.join(IMAGE_SUFFIXES)})")
-    return [load_image(p) for p in files]
-
-
-def _sample_images() -> list[torch.Tensor]:
-    """The kit's sample photos that are installed here."""
-    found, missing = [], []
-    for name in SAMPLE_IMAGES:
-        try:
-            found.append(sample_image(name))
-        except (ModuleNotFoundError, FileNotFoundError) as error:
-            missing.append(f"{name} ({error})")
-    if not found:
-        raise FileNotFoundError("none of the sample images is installed: "
-                                + "; ".join(missing) + "; or pass folder=")
-    return found
-
-
-def _random_crops(image: torch.Tensor, count: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """``count`` square crops of 35 % to 70 % of the image's shorter side, at random places."""
-    height, width = image.shape[-2:]
-    crops = []
-    for _ in range(count):
-        fraction = 0.35 + 0.35 * torch.rand((), generator=generator).item()
-        side = max(1, int(fraction * min(height, width)))
-        top = int(torch.randint(0, height - side + 1, (), generator=generator))
-        left = int(torch.randint(0, width - side + 1, (), generator=generator))
-        crops.append(image[:, top:top + side, left:left + side])
-    return crops
-
-
-def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
-                     folder: str | Path | None = None, seed: int = 0) -> torch.Tensor:
-    """A normalised batch of photos for the top-9 search.
-
-    Takes the kit's sample photos (:data:`lecturekit.images.SAMPLE_IMAGES`),
-    or every image file directly inside ``folder`` when one is named. Each
-    photo gives its full view (the model's resize + centre crop) followed by
-    ``crops_per_image`` random square crops (35-70 % of its shorter side,
-    drawn from ``seed``), each scaled to the model's input size, so small
-    photo collections still offer many different views.
-    """
-    check_at_least("crops_per_image", crops_per_image, 0)
-    check_seed(seed)
-    photos = _sample_images() if folder is None else _folder_images(folder)
-    generator = torch.Generator().manual_seed(seed)
-    views = []
-    for photo in photos:
-        views.append(photo)
-        views.extend(_random_crops(photo, crops_per_image, generator))
-    return model.preprocess(views)
+def strongest_unit(activation: torch.Tensor) -> tuple[int, int, int]:
+    """``(channel, y, x)`` of the strongest unit of one image's maps ``activation``
+    (C, H, W): the single activation Zeiler & Fergus project back."""
+    if not isinstance(activation, torch.Tensor) or activation.ndim != 3:
+        raise ValueError(f"activation must be one image's maps, a tensor (C, H, W), got "
+                         f"{getattr(activation, 'shape', type(activation).__name__)}")
+    channel, y, x = (int(i) for i in torch.unravel_index(activation.argmax(), activation.shape))
+    return channel, y, x
 
 
 @torch.no_grad()

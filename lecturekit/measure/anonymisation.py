@@ -18,10 +18,9 @@ from collections.abc import Callable, Sequence
 import torch
 
 from lecturekit import scenes
-from lecturekit.examples import showcase
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.inversion import invert_layers
-from lecturekit.optimise.regularisers import spatial_differences
+from lecturekit.filters import spatial_differences
 
 __all__ = ["all_pairs", "anonymisation_claims", "layout_correlation", "reidentification_rate"]
 
@@ -61,10 +60,10 @@ def anonymisation_claims(model: LayeredNetwork, layers: Sequence[str] | None = N
     """Per layer, the re-identification rate within a class: for each of the toy's
     classes a gallery of ``per_class`` fresh scenes of that class is inverted from the
     layer (the kit's default recipe, ``steps`` steps), and the rate is averaged over the
-    classes. Default layers: the early showcase layer, the last convolutional block's
+    classes. Default layers: the early lecture layer, the last convolutional block's
     output and the class scores."""
     if layers is None:
-        layers = [showcase(model).early, showcase(model).last_conv, model.output_layer]
+        layers = [model.lecture_layers.early, model.lecture_layers.last_conv, model.output_layer]
     galleries = [scenes.class_gallery(label, per_class) for label in range(len(model.classes))]
     images, _, _ = scenes.make_batch([s for gallery in galleries for s in gallery],
                                      size=model.input_size)

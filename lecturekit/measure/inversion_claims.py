@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lecturekit.measure.similarity import ssim_map
+from lecturekit.similarity import ssim_map
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.inversion import invert_layers
 

@@ -29,13 +29,14 @@ from lecturekit.models.alexnet import (ALEXNET_LAYERS, LayeredAlexNet, WeightsUn
                                        imagenet_weights_megabytes,
                                        imagenet_weights_path, imagenet_weights_url, load_alexnet,
                                        require_alexnet)
-from lecturekit.models.network import (LOGITS, LayeredNetwork, Prediction, freeze, layer_table,
-                                       top_predictions)
+from lecturekit.models.network import (LOGITS, LayeredNetwork, LectureLayers, Prediction, freeze,
+                                       layer_table, top_predictions)
 from lecturekit.models.efficientnet import EFFICIENTNET_LAYERS, load_efficientnet
 from lecturekit.models.toy import (TOY_WEIGHTS, WeightsChecksumError, load_toy, metadata_path,
                                    sha256_of, toy_architecture)
 
 __all__ = ["ALEXNET_LAYERS", "EFFICIENTNET_LAYERS", "ENV_VARIABLE", "LOGITS", "LayeredAlexNet", "LayeredNetwork",
+           "LectureLayers",
            "MODEL_NAMES", "Prediction", "TOY_WEIGHTS", "WeightsChecksumError",
            "WeightsUnavailableError", "fetch_imagenet_weights", "imagenet_weights_cached",
            "imagenet_weights_megabytes",

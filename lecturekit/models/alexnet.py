@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from lecturekit.images import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from lecturekit.models.network import LayeredNetwork
+from lecturekit.models.network import LayeredNetwork, LectureLayers
 
 ALEXNET_LAYERS: tuple[str, ...] = (
     "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3",
@@ -37,6 +37,10 @@ ALEXNET_GROUPS: tuple[tuple[str, ...], ...] = (
     ALEXNET_LAYERS[ALEXNET_LAYERS.index("conv5"):],                                # conv5 .. fc8
 )
 """Mahendran & Vedaldi's three layer groups, each with its own prior weight."""
+
+ALEXNET_LECTURE_LAYERS = LectureLayers(early="relu2", deep="conv5", prior_layer="conv4",
+                                       last_conv="pool5")
+"""The layers the lecture's figures use on the AlexNets (ImageNet and toy)."""
 
 # Index of each named layer inside torchvision's ``features`` / ``classifier``
 # (the classifier's dropouts at 0 and 3 are skipped: identities in eval mode).
@@ -65,7 +69,7 @@ class LayeredAlexNet(LayeredNetwork):
         if tuple(layers) != ALEXNET_LAYERS:
             raise ValueError(f"layers must be named {ALEXNET_LAYERS}, got {tuple(layers)}")
         super().__init__(layers, layer_groups=ALEXNET_GROUPS, min_input_size=63,
-                         architecture="alexnet", **kwargs)
+                         architecture="alexnet", lecture_layers=ALEXNET_LECTURE_LAYERS, **kwargs)
         self.avgpool = nn.AdaptiveAvgPool2d(pool_size)
 
     def apply_layer(self, name: str, x: torch.Tensor) -> torch.Tensor:

@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecturekit.gradient.backward_rules import leaky_relu_gradient
+from lecturekit.models.rectifiers import leaky_relu_gradient
 from lecturekit.images import Preprocessing
 from lecturekit.models.alexnet import imagenet_classes
-from lecturekit.models.network import LayeredNetwork
+from lecturekit.models.network import LayeredNetwork, LectureLayers
 
 EFFICIENTNET_LAYERS: tuple[str, ...] = (
     "stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7",
@@ -53,6 +53,10 @@ EFFICIENTNET_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 """Early, middle and deep layers (strides 2-4, 8-16, 32), as Mahendran & Vedaldi group
 AlexNet's layers for their prior weights."""
+EFFICIENTNET_LECTURE_LAYERS = LectureLayers(early="stage2", deep="stage5", prior_layer="stage3",
+                                            last_conv="head")
+"""The layers the lecture's figures use on EfficientNet-Lite0 (see
+:class:`~lecturekit.models.network.LectureLayers`)."""
 
 TF_LITE_MEAN: tuple[float, float, float] = (127 / 255,) * 3
 TF_LITE_STD: tuple[float, float, float] = (128 / 255,) * 3
@@ -177,4 +181,4 @@ def load_efficientnet(name: str = "efficientnet-lite0") -> LayeredNetwork:
     return LayeredEfficientNet(layers, classes=imagenet_classes(), preprocess=preprocess,
                                name=name, description=description, dataset="imagenet",
                                architecture="efficientnet", layer_groups=EFFICIENTNET_GROUPS,
-                               min_input_size=32)
+                               min_input_size=32, lecture_layers=EFFICIENTNET_LECTURE_LAYERS)

@@ -20,10 +20,24 @@ import torch
 from torch import nn
 
 from lecturekit.images import Preprocessing
+from lecturekit.models.rectifiers import leaky_relu_gradient
 from lecturekit.validation import check_at_least, check_finite
 
 LOGITS = "logits"
 """The name every network accepts for its last layer (the unnormalised class scores)."""
+
+
+@dataclass(frozen=True)
+class LectureLayers:
+    """The layers of one network that the lecture's figures use: an ``early`` and a ``deep``
+    layer for gradients, DeepDream and the top-9 view, the layer whose channel statistics
+    a learned prior matches (``prior_layer``), and the output of the last convolutional
+    block (``last_conv``, the layer of the lecture's anonymisation warning). Set where the
+    network is built (:mod:`lecturekit.models.alexnet`, :mod:`~lecturekit.models.efficientnet`)."""
+    early: str
+    deep: str
+    prior_layer: str
+    last_conv: str
 
 
 class LayeredNetwork(nn.Module):
@@ -33,12 +47,14 @@ class LayeredNetwork(nn.Module):
     names into early, middle and deep groups (Mahendran & Vedaldi weigh their
     priors per group); ``dataset`` says what the weights were trained on
     (``"imagenet"``, ``"scenes"`` for the toy, ``"none"`` for random weights);
-    ``architecture`` names the layer layout (``"alexnet"`` for AlexNet and the toy).
+    ``architecture`` names the layer layout (``"alexnet"`` for AlexNet and the toy);
+    ``lecture_layers`` names the layers the lecture's figures use (:class:`LectureLayers`).
     """
 
     def __init__(self, layers: OrderedDict[str, nn.Module], *, classes: list[str],
                  preprocess: Preprocessing, name: str, description: str, dataset: str,
-                 architecture: str, layer_groups: tuple[tuple[str, ...], ...], min_input_size: int) -> None:
+                 architecture: str, layer_groups: tuple[tuple[str, ...], ...],
+                 min_input_size: int, lecture_layers: LectureLayers) -> None:
         super().__init__()
         self.layers = nn.ModuleDict(layers)
         grouped = [layer for group in layer_groups for layer in group]
@@ -53,6 +69,10 @@ class LayeredNetwork(nn.Module):
         self.dataset = dataset
         self.architecture = architecture
         self.min_input_size = min_input_size
+        unknown = [name for name in vars(lecture_layers).values() if name not in layers]
+        if unknown:
+            raise ValueError(f"lecture_layers names layers the network does not have: {unknown}")
+        self.lecture_layers = lecture_layers
         self.reason = ""
 
     @property
@@ -177,10 +197,9 @@ class LayeredNetwork(nn.Module):
 
     def leaky_layer(self, name: str, x: torch.Tensor, slope: float) -> torch.Tensor:
         """The rectifying layer ``name`` (a :meth:`rectified_layer`) on ``x``, with exact
-        values and :func:`~lecturekit.gradient.backward_rules.leaky_relu_gradient`'s
+        values and :func:`~lecturekit.models.rectifiers.leaky_relu_gradient`'s
         gradient. Here ``name`` is a plain ReLU layer; networks whose rectifier sits
         inside a layer say how to reach it."""
-        from lecturekit.gradient.backward_rules import leaky_relu_gradient
         return leaky_relu_gradient(x, slope)
 
     def staggered_activations(self, x: torch.Tensor, blocks: list[tuple[str, int]],

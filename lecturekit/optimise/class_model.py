@@ -31,27 +31,29 @@ Several classes run in one batch, one image per class, at the cost of about one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import optimise
-from lecturekit.optimise.parameterisation import FourierImage
-from lecturekit.optimise.priors import prior_term
+from lecturekit.optimise.parameterisation import seeded_start
+from lecturekit.optimise.priors import PriorKey, check_priors, prior_terms
 from lecturekit.optimise.transforms import TransformFn, robust_transform
 from lecturekit.targets import Logit
 from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
-__all__ = ["CLASS_MODEL_RECIPES", "ClassModelRecipe", "ClassModelResult", "class_model",
-           "resolve_classes"]
+__all__ = ["CLASS_MODEL_PRIORS", "CLASS_MODEL_RECIPES", "ClassModelRecipe", "ClassModelResult",
+           "class_model", "resolve_classes"]
 
 ClassLike = int | str
 
-DEFAULT_LAM = 5.0
-"""Weight of the L2 prior, ``||I||_2^2`` per value (normalised units; :mod:`~lecturekit.
-optimise.priors`), so it means the same at every image size. The paper gives no value.
+CLASS_MODEL_PRIORS: dict[str, float] = {"l2": 5.0}
+"""The prior of :func:`class_model` unless told: L2, ``||I||_2^2`` per value (normalised
+units; :mod:`lecturekit.optimise.priors`), so it means the same at every image size. The
+paper gives no value.
 On the toy network a weight ten times larger lets the penalty win over the class score
 near the grey start for some classes (the image shrinks back to the mean, where the
 gradient is zero); with 5 (1e-4 on the plain sum at 128 pixels), Adam at lr 0.1 and 150
@@ -121,12 +123,16 @@ CLASS_MODEL_RECIPES: dict[str, ClassModelRecipe] = {recipe.name: recipe for reci
 # --------------------------------------------------------------------------- class model
 
 def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence[ClassLike], *,
-                recipe: str = "robust-fourier", lam: float = DEFAULT_LAM,
-                steps: int | None = None, lr: float | None = None,
-                robust: bool | TransformFn | None = None, seed: int = 0, progress: bool = True,
-                size: int | None = None, init_std: float = 0.1) -> ClassModelResult:
-    """Simonyan et al.'s (2014) class model: maximise ``S_c(I) - lam * ||I||_2^2 / n``
+                recipe: str = "robust-fourier",
+                priors: Mapping[PriorKey, float | None] | None = None,
+                robust: bool | TransformFn | None = None, steps: int | None = None,
+                lr: float | None = None, seed: int = 0, progress: bool = True,
+                size: int | None = None, init_std: float = 0.1,
+                **prior_options: Any) -> ClassModelResult:
+    """Simonyan et al.'s (2014) class model: maximise ``S_c(I) - lambda * ||I||_2^2 / n``
     (``n`` values per image), searched as ``recipe`` says (:data:`CLASS_MODEL_RECIPES`).
+    ``priors`` (default :data:`CLASS_MODEL_PRIORS`, the paper's L2 penalty) may name
+    others, as everywhere in the kit (:mod:`lecturekit.optimise.priors`).
 
     ``class_index_or_name``: a class index, a class name (e.g. ``"dumbbell"``
     for ImageNet) or a list of them; each gets its own image, all optimised in
@@ -142,7 +148,7 @@ def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence
     """
     chosen = CLASS_MODEL_RECIPES[check_choice("recipe", recipe, CLASS_MODEL_RECIPES)]
     indices = resolve_classes(model, class_index_or_name)
-    lam = check_real("lam", lam, "a number >= 0 (the weight of ||I||^2)", lambda v: v >= 0)
+    priors = check_priors(CLASS_MODEL_PRIORS if priors is None else priors, prior_options)
     steps = check_at_least("steps", chosen.steps if steps is None else steps, 1)
     lr = check_real("lr", chosen.lr if lr is None else lr, "a number > 0 (Adam's learning rate)",
                     lambda v: v > 0)
@@ -150,15 +156,11 @@ def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence
     check_seed(seed)
     size = model.input_size if size is None else check_side("size", size, model.min_input_size)
     transform = robust_transform(model, chosen.robust if robust is None else robust)
-    if chosen.parameterisation == "fourier":
-        init = FourierImage(len(indices), size, seed=seed, device=model.device)
-    else:
-        generator = torch.Generator().manual_seed(seed)
-        init = (init_std * torch.randn(len(indices), 3, size, size, generator=generator)
-                ).to(model.device)
+    init = seeded_start(len(indices), size, chosen.parameterisation, init_std, seed,
+                        model.device)
     target = Logit(indices)
     optimised = optimise(model, target, init, maximise=True,
-                         terms=[prior_term("l2", lam)] if lam > 0 else [],
+                         terms=prior_terms(priors, prior_options),
                          transform=transform, steps=steps, lr=lr, optimiser="adam",
                          progress=progress, seed=seed)
     with torch.no_grad():

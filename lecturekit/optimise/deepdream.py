@@ -22,26 +22,28 @@ Both are short recipes over :func:`lecturekit.optimise.loop.optimise`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from lecturekit.examples import showcase
 from lecturekit.images import ImageLike, load_image
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import octave_sizes, optimise
-from lecturekit.optimise.parameterisation import FourierImage
-from lecturekit.optimise.priors import prior_term
+from lecturekit.optimise.parameterisation import seeded_start
+from lecturekit.optimise.priors import PriorKey, check_priors, prior_terms
 from lecturekit.optimise.transforms import Jitter, TransformFn, robust_transform
 from lecturekit.targets import LayerL2, Target
 from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
-__all__ = ["DreamResult", "PARAMETERISATIONS", "activation_maximisation", "deepdream",
+__all__ = ["DREAM_PRIORS", "DreamResult", "activation_maximisation", "deepdream",
            "max_octaves", "normalised_step_size"]
 
-PARAMETERISATIONS = ("pixel", "fourier")
-"""What :func:`activation_maximisation` optimises: the pixels, or a decorrelated Fourier
-image (Olah et al. 2017)."""
+
+DREAM_PRIORS: dict[str, float] = {"l2": 0.1, "tv": 1.0}
+"""The priors of :func:`activation_maximisation` unless told: a small L2 penalty and total
+variation, the lecture's "L2 regulariser and smoothness"."""
 
 PIXEL_UNITS = 255.0
 """The original DeepDream works on 0..255 pixel values: its step size 1.5 is in these units."""
@@ -134,9 +136,9 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
     ``image`` is a picture in [0, 1] (a path, PIL image, array or (3, H, W)
     tensor, used at its own size) or a normalised batch (N, 3, H, W) as
     ``model.preprocess`` makes it. The objective is ``1/2 ||a||^2`` of
-    ``layer`` (:class:`~lecturekit.targets.LayerL2`; None: the architecture's deep
-    showcase layer, ``conv5`` on the AlexNets, ``stage5`` on EfficientNet-Lite0,
-    :data:`lecturekit.examples.SHOWCASE`); pass ``objective`` (for
+    ``layer`` (:class:`~lecturekit.targets.LayerL2`; None: the network's deep lecture
+    layer ``model.lecture_layers.deep``, ``conv5`` on the AlexNets, ``stage5`` on
+    EfficientNet-Lite0); pass ``objective`` (for
     example ``Channel("conv5", 7)`` or ``Neuron("fc8", 3)``) to dream of one
     map or unit instead, then ``layer`` is ignored.
 
@@ -150,7 +152,7 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
     to the valid range.
     """
     if layer is None:
-        layer = showcase(model).deep
+        layer = model.lecture_layers.deep
     target = LayerL2(model.check_layer(layer)) if objective is None else objective
     if not isinstance(target, Target):
         raise TypeError(f"objective must be a lecturekit.targets.Target such as Channel or "
@@ -175,21 +177,22 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
 # --------------------------------------------------------------------------- from noise
 
 def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
-                            size: int | None = None, l2: float = 0.1, tv: float = 1.0,
-                            blur: float = 0.0, steps: int = 100, lr: float = 0.05,
-                            jitter: int = 4, init_std: float = 0.5, seed: int = 0,
-                            octaves: int = 1, octave_scale: float = 1.4,
-                            parameterisation: str = "pixel", robust: bool | TransformFn = False,
-                            progress: bool = True) -> DreamResult:
+                            priors: Mapping[PriorKey, float | None] | None = None,
+                            robust: bool | TransformFn = False, size: int | None = None,
+                            steps: int = 100, lr: float = 0.05, jitter: int = 4,
+                            init_std: float = 0.5, seed: int = 0, octaves: int = 1,
+                            octave_scale: float = 1.4, parameterisation: str = "pixel",
+                            progress: bool = True, **prior_options: Any) -> DreamResult:
     """Maximise ``target`` starting from random noise, with the lecture's image priors.
 
-    Maximises ``target(x) - l2 * mean(x^2) - tv * TV(x)/n - blur * lowpass(x)/n``
-    (``n`` the number of values of one image, so the weights do not depend on
-    the size) with Adam at ``lr`` for ``steps`` steps per octave, in the
+    Maximises ``target(x) - sum of weight * R(x) / n`` over ``priors`` (``n`` the number
+    of values of one image, so the weights do not depend on the size; names and options
+    as in :mod:`lecturekit.optimise.priors`; default :data:`DREAM_PRIORS`, a small L2
+    penalty and total variation) with Adam at ``lr`` for ``steps`` steps per octave, in the
     model's normalised space and with pixels clipped to the valid range. The L2
     term is the penalty of Simonyan et al. (2014); the total variation
     (Mahendran & Vedaldi 2015) and the low-pass penalty (the blur prior of
-    Yosinski et al. 2015) ask for a smooth image. ``l2 = tv = blur = 0`` gives
+    Yosinski et al. 2015) ask for a smooth image. ``priors={}`` gives
     the unregularised result for comparison. ``target`` is a
     :class:`~lecturekit.targets.Target` or a layer name (then ``1/2 ||a||^2``
     of that layer, as in DeepDream). ``octaves > 1`` cascades from small to
@@ -214,19 +217,13 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
     size = model.input_size if size is None else check_side("size", size, model.min_input_size)
     check_at_least("steps", steps, 1)
     check_seed(seed)
-    for name, value in (("l2", l2), ("tv", tv), ("blur", blur), ("init_std", init_std)):
-        check_real(name, value, "a number >= 0", lambda v: v >= 0)
+    priors = check_priors(DREAM_PRIORS if priors is None else priors, prior_options)
+    check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
     check_at_least("jitter", jitter, 0)
     _check_octaves(model, (size, size), octaves, octave_scale)
-    check_choice("parameterisation", parameterisation, PARAMETERISATIONS)
-    if parameterisation == "fourier":
-        start = FourierImage(1, size, seed=seed, device=model.device)
-    else:
-        generator = torch.Generator().manual_seed(seed)
-        start = (init_std * torch.randn(1, 3, size, size, generator=generator)).to(model.device)
+    start = seeded_start(1, size, parameterisation, init_std, seed, model.device)
     transform = robust_transform(model, robust) or (Jitter(jitter) if jitter else None)
-    terms = [prior_term(name, weight) for name, weight in
-             (("l2", l2), ("tv", tv), ("low_pass", blur)) if weight > 0]
+    terms = prior_terms(priors, prior_options)
     optimised = optimise(model, target, start, maximise=True, terms=terms,
                          transform=transform, steps=steps, lr=lr,
                          optimiser="adam", octaves=octaves, octave_scale=octave_scale,

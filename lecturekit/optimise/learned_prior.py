@@ -44,19 +44,21 @@ class FeatureStatisticsPrior:
     has shape (N,) and is differentiable in ``x``. With a single reference
     image, that image's own penalty is exactly zero.
 
-    ``layer`` (default: the architecture's showcase prior layer, ``conv4`` on
+    ``layer`` (default: the network's ``lecture_layers.prior_layer``, ``conv4`` on
     AlexNet) must have spatial maps: fully connected layers have no positions to
-    take statistics over. ``reference_images`` default to
-    :func:`lecturekit.examples.reference_images`.
+    take statistics over. What the prior learns comes from ``reference_images``
+    alone; :func:`lecturekit.examples.reference_images` gives the kit's choice.
     """
 
-    def __init__(self, model: LayeredNetwork, layer: str | None = None,
-                 reference_images: torch.Tensor | None = None) -> None:
-        from lecturekit.examples import reference_images as natural_images, showcase
+    name = "learned"
+    label = "learned prior"
+    inversion_weights: tuple[float, float, float] = (0.1, 0.3, 0.5)
+    """Default weights when it is a prior of inversion, per layer group (early, middle,
+    deep), as :data:`lecturekit.optimise.priors.PRIORS` have theirs."""
 
-        layer = model.check_layer(showcase(model).prior_layer if layer is None else layer)
-        if reference_images is None:
-            reference_images = natural_images(model)
+    def __init__(self, model: LayeredNetwork, reference_images: torch.Tensor,
+                 layer: str | None = None) -> None:
+        layer = model.check_layer(model.lecture_layers.prior_layer if layer is None else layer)
         model.check_batch(reference_images, "reference_images")
         self.model = model
         self.layer = layer

@@ -184,45 +184,79 @@ def _check_objective(model: LayeredNetwork, objective: Target, terms: Sequence[T
                        "a regulariser R(x), one value per image")
 
 
-def _run(render: Callable[[], torch.Tensor], parameters: list[torch.Tensor],
-         after_step: Callable[[], None], score: Callable[[torch.Tensor], torch.Tensor],
-         terms: Sequence[Term], transform, phases: list[tuple[int, float]], settings: dict,
-         history: list[dict[str, float]], callback, bar, generator: torch.Generator) -> None:
-    """The steps of every phase on one set of ``parameters``: render the image, transform
-    it, score it (objective with its sign) and add the priors, step, project."""
+@dataclass(frozen=True)
+class _Search:
+    """What one run of steps optimises: its ``parameters``, how they ``render`` the
+    normalised images the network sees, and how they are ``project``-ed back after each
+    step (the pixels clipped to the valid range, or nothing). Pixels, a pixel pyramid and a
+    Fourier image all enter the loop in this one shape."""
+    parameters: list[torch.Tensor]
+    render: Callable[[], torch.Tensor]
+    project: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """How every step of a run is made: the scored objective (with its sign), the priors,
+    the random transform, the phases of the schedule, the optimiser and the gradient's
+    normalisation."""
+    score: Callable[[torch.Tensor], torch.Tensor]
+    sign: float
+    terms: Sequence[Term]
+    transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    phases: list[tuple[int, float]]
+    optimiser: str
+    momentum: float
+    reset_momentum: bool
+    normalise_step: bool
+
+
+@dataclass
+class _Record:
+    """What the steps leave behind: the history, the progress bar, the callback and the
+    generator of the random transforms."""
+    history: list[dict[str, float]]
+    bar: object
+    callback: Callable[[int, torch.Tensor, dict[str, float]], None] | None
+    generator: torch.Generator
+
+
+def _run(search: _Search, how: _Steps, record: _Record) -> None:
+    """The steps of every phase on one search: render the image, transform it, score it
+    (objective with its sign) and add the priors, step, project."""
     opt = None
-    for n_steps, rate in phases:
-        if opt is None or settings["reset_momentum"]:
-            opt = _Optimiser(settings["optimiser"], parameters, rate, settings["momentum"])
+    for n_steps, rate in how.phases:
+        if opt is None or how.reset_momentum:
+            opt = _Optimiser(how.optimiser, search.parameters, rate, how.momentum)
         else:
             opt.lr = rate
         for _ in range(n_steps):
-            image = render()
-            seen = transform(image, generator) if transform is not None else image
-            values = score(seen)
+            image = search.render()
+            seen = how.transform(image, record.generator) if how.transform else image
+            values = how.score(seen)
             parts = {"objective": values}
-            loss = settings["sign"] * values
-            for term in terms:
+            loss = how.sign * values
+            for term in how.terms:
                 penalty = term.function(image)
                 parts[term.name] = penalty
                 weight = torch.as_tensor(term.weight, dtype=image.dtype, device=image.device)
                 loss = loss + weight * penalty
-            record = _record(len(history), loss, parts)
-            _raise_if_diverged(len(history), record, rate)
+            step = _record(len(record.history), loss, parts)
+            _raise_if_diverged(len(record.history), step, rate)
             opt.zero_grad()
             loss.sum().backward()
-            if settings["normalise_step"]:
-                for parameter in parameters:
+            if how.normalise_step:
+                for parameter in search.parameters:
                     grad = parameter.grad
                     scale = grad.abs().flatten(1).mean(1).clamp_min(1e-12)
                     parameter.grad = grad / scale.view(-1, *[1] * (grad.ndim - 1))
             opt.step()
-            after_step()
-            history.append(record)
-            if callback is not None:
+            search.project()
+            record.history.append(step)
+            if record.callback is not None:
                 with torch.no_grad():
-                    callback(len(history) - 1, render().detach(), record)
-            bar.update()
+                    record.callback(len(record.history) - 1, search.render().detach(), step)
+            record.bar.update()
 
 
 def optimise(model: LayeredNetwork, objective: Target,
@@ -273,10 +307,12 @@ def optimise(model: LayeredNetwork, objective: Target,
     if forward is None:
         def forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
             return model.activations(x, objective.layers)
-    settings = {"optimiser": optimiser, "momentum": momentum, "reset_momentum": reset_momentum,
-                "normalise_step": normalise_step, "sign": -1.0 if maximise else 1.0}
-    generator = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        return objective(forward(x))
+
+    how = _Steps(score, -1.0 if maximise else 1.0, terms, transform, phases, optimiser,
+                 momentum, reset_momentum, normalise_step)
     parameterised = isinstance(init, FourierImage)
     if parameterised:
         check_int("octaves", octaves, "equal to 1 for a FourierImage (octaves resize pixels)",
@@ -288,36 +324,35 @@ def optimise(model: LayeredNetwork, objective: Target,
         model.check_batch(init, "init")
         sizes = octave_sizes(tuple(init.shape[-2:]), octaves, octave_scale,
                              model.min_input_size)
-
-    def score(x: torch.Tensor) -> torch.Tensor:
-        return objective(forward(x))
-
     total = len(sizes) * sum(n for n, _ in phases)
     bar = progress_bar(total=total, enabled=progress, desc="optimising", unit="step", leave=False)
+    record = _Record([], bar, callback, torch.Generator().manual_seed(seed))
     try:
         if parameterised:
-            init.to(model.device)
-
-            def render() -> torch.Tensor:
-                return model.preprocess.normalise(init())
-
-            _run(render, list(init.parameters()), lambda: None, score, terms, transform,
-                 phases, settings, history, callback, bar, generator)
-            final = render().detach()
+            final = _optimise_fourier(model, init, how, record)
         else:
-            final = _optimise_pixels(model, init, sizes, clamp, pyramid, score, terms,
-                                     transform, phases, settings, history, callback, bar,
-                                     generator)
+            final = _optimise_pixels(model, init, sizes, clamp, pyramid, how, record)
     finally:
         bar.close()
     with torch.no_grad():
         final_values = score(final)
-    return OptimisationResult(image=final, objective=final_values.detach(), history=history)
+    return OptimisationResult(image=final, objective=final_values.detach(),
+                              history=record.history)
+
+
+def _optimise_fourier(model: LayeredNetwork, init: FourierImage, how: _Steps,
+                      record: _Record) -> torch.Tensor:
+    """The Fourier path of :func:`optimise`: the spectrum is the parameter, the rendered image
+    in [0, 1] is normalised for the network, nothing to project."""
+    init.to(model.device)
+    search = _Search(list(init.parameters()),
+                     lambda: model.preprocess.normalise(init()), lambda: None)
+    _run(search, how, record)
+    return search.render().detach()
 
 
 def _optimise_pixels(model: LayeredNetwork, init: torch.Tensor, sizes: list[tuple[int, int]],
-                     clamp: bool, pyramid: int, score, terms, transform, phases, settings,
-                     history, callback, bar, generator) -> torch.Tensor:
+                     clamp: bool, pyramid: int, how: _Steps, record: _Record) -> torch.Tensor:
     """The pixel path of :func:`optimise`: the normalised image (or its pyramid of ``pyramid``
     levels) is the parameter, clamped to the valid pixels after each step; octaves carry
     what was added up to the next size."""
@@ -331,12 +366,7 @@ def _optimise_pixels(model: LayeredNetwork, init: torch.Tensor, sizes: list[tupl
             image = octave_base + _resize(image - previous_base, size)
             previous_base = octave_base
         levels = PixelPyramid(image, pyramid)
-
-        def project(levels: PixelPyramid = levels) -> None:
-            if clamp:
-                levels.project(low, high)
-
-        _run(levels.render, levels.levels, project, score, terms, transform, phases,
-             settings, history, callback, bar, generator)
+        project = (lambda levels=levels: levels.project(low, high)) if clamp else (lambda: None)
+        _run(_Search(levels.levels, levels.render, project), how, record)
         image = levels.render().detach()
     return image

@@ -38,10 +38,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from lecturekit.devices import resolve_device
-from lecturekit.validation import check_at_least, check_int, check_real, check_seed, check_side
+from lecturekit.validation import (check_at_least, check_choice, check_int, check_real,
+                                   check_seed, check_side)
 
-__all__ = ["COLOUR_CORRELATION", "FourierImage", "GAIN", "PixelPyramid", "colour_matrix",
-           "frequency_scale", "max_pyramid_levels"]
+__all__ = ["COLOUR_CORRELATION", "FourierImage", "GAIN", "PARAMETERISATIONS", "PixelPyramid",
+           "colour_matrix", "frequency_scale", "max_pyramid_levels", "seeded_start"]
+
+PARAMETERISATIONS: tuple[str, ...] = ("pixel", "fourier")
+"""What activation maximisation and class models optimise: the pixels, or a decorrelated
+Fourier image (Olah et al. 2017)."""
 
 GAIN = 0.25
 """Factor on the orthonormal inverse FFT: with Adam at lr 0.05 the pre-sigmoid image moves
@@ -151,3 +156,17 @@ class PixelPyramid:
             return
         image = self.render()
         self.levels[0].sub_(image - image.clamp(min=low, max=high))
+
+
+def seeded_start(n: int, size: int, parameterisation: str, init_std: float, seed: int,
+                 device: torch.device | str | None = None) -> torch.Tensor | FourierImage:
+    """The seeded start of ``n`` searches from noise at ``size`` x ``size`` pixels: normalised
+    pixels of Gaussian noise with std ``init_std`` (``"pixel"``), or a :class:`FourierImage`
+    from its near-grey start (``"fourier"``, ``init_std`` unused). The same seed gives the
+    same start on every device."""
+    check_choice("parameterisation", parameterisation, PARAMETERISATIONS)
+    if parameterisation == "fourier":
+        return FourierImage(n, size, seed=seed, device=device)
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    start = init_std * torch.randn(n, 3, size, size, generator=generator)
+    return start if device is None else start.to(device)

@@ -30,16 +30,12 @@ Conventions shared by every regulariser:
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
-from lecturekit.optimise.transforms import reflect_index
-from lecturekit.validation import check_at_least, check_image_batch, check_int, check_real
+from lecturekit.filters import gaussian_blur, spatial_differences
+from lecturekit.validation import check_at_least, check_image_batch, check_real
 
-__all__ = ["alpha_norm", "gaussian_blur", "gaussian_kernel", "haar_wavelet", "low_pass_penalty",
-           "spatial_differences", "total_variation", "wavelet_sparsity"]
+__all__ = ["alpha_norm", "haar_wavelet", "low_pass_penalty", "total_variation", "wavelet_sparsity"]
 
 # --------------------------------------------------------------------------- alpha-norm
 
@@ -58,14 +54,6 @@ def alpha_norm(x: torch.Tensor, alpha: float = 6.0) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- total variation
-
-def spatial_differences(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward differences of a batch (N, C, H, W) along the width and the height,
-    ``x[i, j+1] - x[i, j]`` and ``x[i+1, j] - x[i, j]``, both on the pixels ``i < H-1,
-    j < W-1``: shapes (N, C, H-1, W-1). Total variation and the edge measure of
-    :func:`lecturekit.measure.similarity.edge_concentration` are built on them."""
-    return x[:, :, :-1, 1:] - x[:, :, :-1, :-1], x[:, :, 1:, :-1] - x[:, :, :-1, :-1]
-
 
 def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 1e-8) -> torch.Tensor:
     """Per-image total variation ``TV_beta`` of Mahendran & Vedaldi 2015 (eq. 4), shape (N,).
@@ -102,49 +90,12 @@ def total_variation(x: torch.Tensor, beta: float = 2.0, eps: float = 1e-8) -> to
 
 # --------------------------------------------------------------------------- Gaussian low pass
 
-def gaussian_kernel(size: int, sigma: float, *, dtype: torch.dtype = torch.float64,
-                    device: torch.device | str | None = None) -> torch.Tensor:
-    """The 1-D Gaussian of ``size`` taps (odd) and std ``sigma``, normalised to sum 1: the
-    one kernel behind :func:`gaussian_blur` and SSIM's window
-    (:mod:`lecturekit.measure.similarity`)."""
-    check_int("size", size, "that is odd and >= 1", lambda v: v >= 1 and v % 2 == 1)
-    sigma = check_real("sigma", sigma, "a number > 0", lambda s: s > 0)
-    k = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    w = torch.exp(-k.square() / (2 * sigma * sigma))
-    return w / w.sum()
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Blur every channel of every image with a Gaussian of std ``sigma`` pixels.
-
-    Separable: a 1-D kernel ``exp(-k^2 / (2 sigma^2))``, ``|k| <= ceil(3 sigma)``,
-    normalised to sum 1, along the width and then along the height. Borders
-    use reflect padding (mirror without repeating the edge pixel, like numpy's
-    ``"reflect"``; folded again for images narrower than the kernel), so a
-    constant image stays constant. Same shape, dtype and device as ``x``;
-    differentiable. Used as a per-step smoothing operation by Yosinski et al.
-    2015 ("Understanding Neural Networks Through Deep Visualization").
-    """
-    check_image_batch(x)
-    sigma = check_real("sigma", sigma, "> 0", lambda s: s > 0)
-    n, c, h, w = x.shape
-    kernel = gaussian_kernel(2 * math.ceil(3 * sigma) + 1, sigma, dtype=x.dtype,
-                             device=x.device)
-    r = (kernel.numel() - 1) // 2
-    y = x.reshape(n * c, 1, h, w)
-    y = y.index_select(3, reflect_index(w, r, r, x.device))
-    y = F.conv2d(y, kernel.view(1, 1, 1, -1))
-    y = y.index_select(2, reflect_index(h, r, r, x.device))
-    y = F.conv2d(y, kernel.view(1, 1, -1, 1))
-    return y.reshape(n, c, h, w)
-
-
 def low_pass_penalty(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     """Per-image energy of the high frequencies ``sum (x - gaussian_blur(x, sigma))^2``, shape (N,).
 
     A penalty form of the Gaussian-blur prior of Yosinski et al. 2015: zero for
     images that blurring leaves unchanged, large for pixel noise. Larger
-    ``sigma`` also penalises coarser detail. See :func:`gaussian_blur`.
+    ``sigma`` also penalises coarser detail. See :func:`lecturekit.filters.gaussian_blur`.
     """
     check_image_batch(x)
     return (x - gaussian_blur(x, sigma)).square().sum(dim=(1, 2, 3))

@@ -34,9 +34,11 @@ from typing import Callable, Protocol, Sequence
 import torch
 import torch.nn.functional as F
 
+from lecturekit.filters import reflect_index
 from lecturekit.validation import check_image_batch, check_int, check_real
 
 __all__ = ["Compose", "Jitter", "Pad", "RandomRotate", "RandomScale", "Transform", "TransformFn",
+           "inversion_robustness", "inversion_shift",
            "light_robustness", "rescale", "robust_transform", "robustness_for", "rotate",
            "standard_robustness"]
 
@@ -72,17 +74,6 @@ def _uniform(generator: torch.Generator) -> float:
     """One draw from U[0, 1) on the generator's own device."""
     return float(torch.rand((), generator=generator, device=generator.device,
                             dtype=torch.float64))
-
-
-def reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
-    """Indices of a reflect-padded axis (mirror without repeating the edge, folded
-    as often as needed, so any amount of padding works on any length)."""
-    i = torch.arange(-before, n + after, device=device)
-    if n == 1:
-        return torch.zeros_like(i)
-    period = 2 * (n - 1)
-    i = torch.remainder(i, period)
-    return torch.where(i >= n, period - i, i)
 
 
 def _pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int, mode: str,
@@ -324,8 +315,8 @@ def light_robustness() -> Compose:
 
     On the 128-pixel toy network the full recipe (:func:`standard_robustness`)
     sometimes lets another class win for the hexagon's class model (its logit
-    rises, the crescent's rises faster); this lighter one reached probability 1
-    for every class in our runs.
+    rises, the crescent's rises faster); with this lighter one every class reaches
+    probability 1 (``evaluate``'s ``class_model``).
     """
     return Compose([Pad(6, mode="constant", value=0.0), Jitter(4), RandomScale(0.95, 1.05),
                     RandomRotate(5), Jitter(2)])
@@ -335,6 +326,19 @@ def robustness_for(model: SizedModel) -> Compose:
     """The transform robustness used by ``robust=True``: Olah et al.'s standard recipe
     for ImageNet-sized models (input 200 pixels or more), the light one below that."""
     return standard_robustness() if model.input_size >= 200 else light_robustness()
+
+
+def inversion_shift(size: int) -> int:
+    """The jitter of :func:`inversion_robustness` for images of ``size`` pixels: 4 per 128."""
+    return max(1, round(4 * size / 128))
+
+
+def inversion_robustness(size: int, max_shift: int | None = None) -> Compose:
+    """Transform robustness for inversion, where the size must not change (the activations
+    are compared position by position): jitter by up to ``max_shift`` pixels (default:
+    :func:`inversion_shift`), scale 0.95-1.05, rotate -5..5 degrees."""
+    shift = inversion_shift(size) if max_shift is None else max_shift
+    return Compose([Jitter(shift), RandomScale(0.95, 1.05), RandomRotate(5.0)])
 
 
 def robust_transform(model: SizedModel, robust: bool | TransformFn) -> TransformFn | None:

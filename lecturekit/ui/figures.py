@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-
-from lecturekit.examples import lecture_example, showcase, top9_images
+from lecturekit.examples import lecture_example, top9_images
 from lecturekit.gradient.backward_rules import RULES
 from lecturekit.gradient.gradients import input_gradient
 from lecturekit.gradient.saliency import saliency_map
@@ -35,7 +34,7 @@ def rule_comparison_figure(model: LayeredNetwork) -> Figure:
     example = lecture_example(model)
     target = Logit(example.labels)
     maps = {rule: input_gradient(model, example.batch, target, rule=rule)[0] for rule in RULES}
-    figure = plot.rule_comparison(example.images01[0], maps)
+    figure = plot.show_rule_comparison(example.images01[0], maps)
     figure.suptitle(f"score of class '{example.class_names(model)[0]}' sent back to the pixels "
                     f"({model.name} model)", fontsize=11)
     return figure
@@ -45,24 +44,24 @@ def saliency_overlay_figure(model: LayeredNetwork) -> Figure:
     """Simonyan et al.'s saliency maps over their images (object outlines on toy scenes)."""
     example = lecture_example(model, n=4)
     maps = saliency_map(model, example.batch, example.labels)
-    return plot.saliency_overlay(example.images01, maps, example.masks,
-                                 titles=[f"saliency of '{name}'"
-                                         for name in example.class_names(model)])
+    return plot.show_saliency(example.images01, maps, example.masks,
+                              titles=[f"saliency of '{name}'"
+                                      for name in example.class_names(model)])
 
 
-def top9_view(model: LayeredNetwork, layer: str | None = None) -> Figure:
+def top9_figure(model: LayeredNetwork, layer: str | None = None) -> Figure:
     """Zeiler & Fergus' top-9 view of the most active channel of ``layer`` (default: the
-    architecture's showcase deep layer)."""
-    layer = showcase(model).deep if layer is None else layer
+    network's deep lecture layer, ``model.lecture_layers.deep``)."""
+    layer = model.lecture_layers.deep if layer is None else layer
     images = top9_images(model)
     channel = most_active_channel(model, images, layer)
-    return plot.top9_figure(top9(model, images, layer, channel), layer, channel)
+    return plot.show_top9(top9(model, images, layer, channel), layer, channel)
 
 
 FIGURES: dict[str, Callable[[LayeredNetwork], Figure]] = {
     "rule_comparison": rule_comparison_figure,
     "saliency_overlay": saliency_overlay_figure,
-    "top9": top9_view,
+    "top9": top9_figure,
     "deepdream": plot.deepdream_figure,
     "class_model": plot.class_model_figure,
     "inversion_grid": plot.inversion_grid_figure,

@@ -96,15 +96,22 @@ class Case:
     """One call of the student's function: its arguments, a description, the right answer.
 
     Tensor arguments are stored as fresh leaf tensors that belong to the check alone, so
-    the student's function receives (and may only spoil) the check's own copies."""
+    the student's function receives (and may only spoil) the check's own copies. An
+    argument is read by its name, ``case["image"]`` (the names come from the :class:`Spec`,
+    or are given as ``names``)."""
     args: tuple
     label: str
     want: torch.Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.args = tuple(a.detach().clone() if isinstance(a, torch.Tensor) else a
                           for a in self.args)
+
+    def __getitem__(self, name: str) -> Any:
+        """The argument called ``name``."""
+        return self.args[self.names.index(name)]
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,10 @@ class Spec:
     mistakes: list[Mistake]
     rtol: float = 1e-5
     atol: float = 1e-6
+
+    def __post_init__(self) -> None:
+        for case in self.cases:
+            case.names = case.names or self.arg_names
 
 
 def matches(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float) -> bool:

@@ -11,10 +11,11 @@ import torch
 from lecturekit.course.checks.machinery import (Case, CheckFailed, Extras, Mistake, Spec, as_tensor,
                                                 call, correct, fail, name_of, not_repeatable,
                                                 require_callable, run, scenes, toy)
-from lecturekit.measure.similarity import ssim
+from lecturekit.examples import SEED_OFFSETS
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.loop import pixel_bounds
 from lecturekit.optimise.regularisers import total_variation
+from lecturekit.similarity import ssim
 from lecturekit.targets import FeatureMatching
 
 # --------------------------------------------------------------------------- inversion
@@ -55,7 +56,7 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 def _small_runs(fn: Callable, name: str, model: LayeredNetwork,
                 layer: str) -> Callable[..., torch.Tensor]:
     """Three-step inversions of a 64 x 64 scene with the given weights."""
-    images, _, _ = scenes(model, 1, offset=6300, size=64)
+    images, _, _ = scenes(model, 1, offset=SEED_OFFSETS["check: inversion, prior weights"], size=64)
     reference = model.forward_to(images, layer)
     return lambda **weights: _invert(fn, name, model, reference, layer, (64, 64), steps=3,
                                      **weights)
@@ -131,7 +132,7 @@ def check_inversion(fn: Callable[..., torch.Tensor], layer: str = "relu2") -> No
     not_repeatable(small(tv_weight=0.0, alpha_weight=0.0), base,
                    Case((), "three steps on a 64 x 64 scene"), name, 1e-6, 1e-7)
 
-    images, images01, _ = scenes(model, 2, offset=6000, size=96)
+    images, images01, _ = scenes(model, 2, offset=SEED_OFFSETS["check: inversion"], size=96)
     images, images01 = images[:, :, :80], images01[:, :, :80]
     size = (80, 96)
     reference = model.forward_to(images, layer)
@@ -145,7 +146,7 @@ def check_inversion(fn: Callable[..., torch.Tensor], layer: str = "relu2") -> No
     _priors_help(name, model, images, images01, with_prior, plain)
     _weights_used(small, base, name)
 
-    single, _, _ = scenes(model, 1, offset=6100, size=64)
+    single, _, _ = scenes(model, 1, offset=SEED_OFFSETS["check: inversion, other layer"], size=64)
     reference = model.forward_to(single, other)
     try:
         result = _invert(fn, name, model, reference, other, (64, 64), steps=steps)
@@ -235,7 +236,7 @@ def _jittered(model: LayeredNetwork, image: torch.Tensor, layer: str, shift: tup
 
 def dream_spec() -> Spec:
     model = toy()
-    images, _, _ = scenes(model, 2, offset=7000)
+    images, _, _ = scenes(model, 2, offset=SEED_OFFSETS["check: dream step"])
     noise = 0.5 * torch.randn(1, 3, 112, 112, generator=torch.Generator().manual_seed(5))
     cases = [
         Case((model, images, "conv4", 0.5, (5, -7)), "2 test scenes, layer conv4, shift (5, -7)"),
@@ -256,7 +257,7 @@ def dream_spec() -> Spec:
 
     def step_of(c: Case, g: torch.Tensor, norm: Callable = _mean_abs,
                 sign: float = 1.0) -> torch.Tensor:
-        return c.args[1] + sign * c.args[3] * g / norm(g)
+        return c["image"] + sign * c["step_size"] * g / norm(g)
 
     back = lambda c: c.extra["back"]
     recipe = (" One step: roll the image by shift, take the gradient g of 1/2 ||a||^2, roll g "
@@ -264,22 +265,22 @@ def dream_spec() -> Spec:
               "keepdim=True).")
     not_undone = "the jitter is not undone: the gradient (or the image) must be rolled back " \
                  "by -shift, so that the step lands on the unshifted image."
-    low_high = lambda c: pixel_bounds(model, c.args[1])
+    low_high = lambda c: pixel_bounds(model, c["image"])
     mistakes = [
         Mistake("not normalised", "the gradient is not normalised: DeepDream divides it by its "
                 "mean absolute value (per image) so that every step has the same size."
-                + recipe, lambda c: c.args[1] + c.args[3] * back(c)),
+                + recipe, lambda c: c["image"] + c["step_size"] * back(c)),
         Mistake("descends", "your step descends instead of ascending (a sign error): DeepDream "
                 "makes the layer's activations larger, so it adds the normalised gradient."
                 + recipe, lambda c: step_of(c, back(c), sign=-1.0)),
         Mistake("rolled image", not_undone + " You returned the rolled image." + recipe,
-                lambda c: _roll(c.args[1], c.args[4]) + c.args[3] * c.extra["rolled"]
+                lambda c: _roll(c["image"], c["shift"]) + c["step_size"] * c.extra["rolled"]
                 / _mean_abs(c.extra["rolled"])),
         Mistake("not undone", not_undone + " You added the gradient of the rolled image "
                 "without rolling it back." + recipe, lambda c: step_of(c, c.extra["rolled"])),
         Mistake("undone twice", "the jitter is undone in the wrong direction: roll back by "
                 "(-dy, -dx), the opposite of the shift." + recipe,
-                lambda c: step_of(c, _roll(c.extra["rolled"], c.args[4], 1))),
+                lambda c: step_of(c, _roll(c.extra["rolled"], c["shift"], 1))),
         Mistake("shift ignored", "the shift is ignored: roll the image by shift before taking "
                 "the gradient, and roll the gradient back afterwards (random jitter keeps "
                 "DeepDream from painting a fixed grid pattern)." + recipe,
@@ -317,7 +318,7 @@ def dream_spec() -> Spec:
                 "must not clip (the loop does it after the step)." + recipe,
                 lambda c: torch.maximum(torch.minimum(c.want, low_high(c)[1]), low_high(c)[0])),
         Mistake("only step", "you returned only the step, not the new image: return image + "
-                "step." + recipe, lambda c: c.want - c.args[1]),
+                "step." + recipe, lambda c: c.want - c["image"]),
     ]
     return Spec(("model", "image", "layer", "step_size", "shift"),
                 "the new image, a tensor of the shape of image", cases, mistakes,
@@ -377,9 +378,9 @@ def class_model_spec() -> Spec:
 
     def ascend(c: Case, grad: torch.Tensor, penalty: torch.Tensor, scale: float = 1.0,
                sign: float = 1.0) -> torch.Tensor:
-        return c.args[1] + sign * c.args[3] * scale * (grad - c.args[4] * penalty)
+        return c["image"] + sign * c["lr"] * scale * (grad - c["lam"] * penalty)
 
-    two_i = lambda c: 2 * c.args[1]
+    two_i = lambda c: 2 * c["image"]
     score = lambda c: c.extra["score"]
     objective = " The step is image + lr * gradient of S_c(I) - lam * ||I||_2^2, whose " \
                 "gradient is dS_c/dI - 2 * lam * I."
@@ -394,7 +395,7 @@ def class_model_spec() -> Spec:
         Mistake("cross-entropy mean", f"you minimised the cross-entropy loss (F.cross_entropy, "
                 f"which also averages over the batch) instead of maximising the raw score S_c. "
                 f"{raw}" + objective,
-                lambda c: ascend(c, c.extra["log-softmax"] / len(c.args[1]), two_i(c))),
+                lambda c: ascend(c, c.extra["log-softmax"] / len(c["image"]), two_i(c))),
         Mistake("cross-entropy ascended", "you climbed the cross-entropy loss of the class: that "
                 "makes the class less likely. The class model climbs the raw score S_c."
                 + objective, lambda c: ascend(c, -c.extra["log-softmax"], two_i(c))),
@@ -410,32 +411,32 @@ def class_model_spec() -> Spec:
                 "- lam * ||I||^2, so the penalty pulls the image towards zero; you pushed it "
                 "away." + objective, lambda c: ascend(c, score(c), -two_i(c))),
         Mistake("no penalty", "the regulariser is missing: the objective is S_c(I) - lam * "
-                "||I||_2^2." + objective, lambda c: c.args[1] + c.args[3] * score(c)),
+                "||I||_2^2." + objective, lambda c: c["image"] + c["lr"] * score(c)),
         Mistake("penalty without 2", "the regulariser's gradient is 2 * lam * I (the derivative "
                 "of lam * ||I||^2); you used lam * I." + objective,
-                lambda c: ascend(c, score(c), c.args[1])),
+                lambda c: ascend(c, score(c), c["image"])),
         Mistake("penalty mean", "you penalised the mean of I^2 instead of the squared L2 norm "
                 "||I||_2^2, the sum over all pixels and channels." + objective,
-                lambda c: ascend(c, score(c), two_i(c) / c.args[1][0].numel())),
+                lambda c: ascend(c, score(c), two_i(c) / c["image"][0].numel())),
         Mistake("penalty not squared", "you penalised ||I||_2 instead of its square ||I||_2^2."
-                + objective, lambda c: ascend(c, score(c), c.args[1] / c.args[1].flatten(1)
+                + objective, lambda c: ascend(c, score(c), c["image"] / c["image"].flatten(1)
                                               .norm(dim=1).view(-1, 1, 1, 1))),
         Mistake("l1 penalty", "you penalised sum |I| (an L1 norm) instead of the squared L2 "
                 "norm ||I||_2^2 = sum I^2." + objective,
-                lambda c: ascend(c, score(c), torch.sign(c.args[1]))),
+                lambda c: ascend(c, score(c), torch.sign(c["image"]))),
         Mistake("batch mean", "you averaged the objective over the batch (.mean()), so every "
                 "image's gradient is divided by the batch size N; the images do not interact, "
                 "sum the objective over them." + objective,
-                lambda c: ascend(c, score(c), two_i(c), scale=1 / len(c.args[1]))),
+                lambda c: ascend(c, score(c), two_i(c), scale=1 / len(c["image"]))),
         Mistake("normalised", "you normalised the gradient like DeepDream; the class-model step "
                 "is plain gradient ascent." + objective,
-                lambda c: c.args[1] + c.args[3] * _per_image_normalised(
-                    score(c) - c.args[4] * two_i(c))),
+                lambda c: c["image"] + c["lr"] * _per_image_normalised(
+                    score(c) - c["lam"] * two_i(c))),
         Mistake("clamped to [0, 1]", "you clipped the result to [0, 1], but the image is "
                 "normalised: its valid range is not [0, 1]. Do not clip here; the loop clips to "
                 "lk.pixel_bounds." + objective, lambda c: c.want.clamp(0, 1)),
         Mistake("only step", "you returned only the step, not the new image." + objective,
-                lambda c: c.want - c.args[1]),
+                lambda c: c.want - c["image"]),
     ]
     return Spec(("model", "image", "class_index", "lr", "lam"),
                 "the new image, a tensor of the shape of image", cases, mistakes,

@@ -36,8 +36,8 @@ def _per_image(x: torch.Tensor) -> torch.Tensor:
 def alpha_spec() -> Spec:
     cases = [Case((x, alpha), f"{label} with alpha = {alpha:g}", alpha_norm(x.double(), alpha))
              for x, label in _images() for alpha in ALPHAS]
-    a = lambda c: c.args[0].double().abs()
-    p = lambda c: a(c).pow(c.args[1])
+    a = lambda c: c["x"].double().abs()
+    p = lambda c: a(c).pow(c["alpha"])
     form = " The alpha-norm prior is sum_{c,h,w} |x|^alpha per image, shape (N,)."
     integer = ("you turned alpha into a whole number (int(alpha) or round(alpha)): alpha = 1.5 "
                "or 2.5 are valid exponents too. Use |x| ** alpha with alpha as given." + form)
@@ -46,30 +46,30 @@ def alpha_spec() -> Spec:
                 "pixels make x**alpha negative, so the penalty can go below zero and would "
                 "reward dark pixels, and for alpha = 1.5 a negative number to that power is "
                 "NaN. Use |x|**alpha." + form,
-                lambda c: _per_image(c.args[0].double().pow(c.args[1]))),
+                lambda c: _per_image(c["x"].double().pow(c["alpha"]))),
         Mistake("mean", "you took the mean instead of the sum over the pixels and channels."
                 + form, lambda c: p(c).mean((1, 2, 3))),
         Mistake("root", "you took the alpha-th root: the prior is ||x||_alpha^alpha, the plain "
                 "sum of |x|^alpha, without the root (torch.norm(x, p=alpha) is the root form)."
-                + form, lambda c: _per_image(p(c)).pow(1 / c.args[1])),
+                + form, lambda c: _per_image(p(c)).pow(1 / c["alpha"])),
         Mistake("batch sum", "your function returns one number for the whole batch: sum over "
                 "dims 1, 2, 3 only." + form, lambda c: p(c).sum()),
         Mistake("batch mean", "your function returns one number for the whole batch, the mean "
                 "over all values." + form, lambda c: p(c).mean()),
         Mistake("batch average", "your function returns one number for the whole batch, the "
-                "average of the images' sums." + form, lambda c: p(c).sum() / len(c.args[0])),
+                "average of the images' sums." + form, lambda c: p(c).sum() / len(c["x"])),
         Mistake("squares", "your function ignores alpha and always squares: use |x| ** alpha."
                 + form, lambda c: _per_image(a(c).square())),
         Mistake("always 6", "your function ignores the alpha it is given and always uses 6 "
                 "(Mahendran & Vedaldi's value, the default): use |x| ** alpha." + form,
                 lambda c: _per_image(a(c).pow(6))),
-        Mistake("integer alpha", integer, lambda c: _per_image(a(c).pow(int(c.args[1])))),
-        Mistake("integer alpha", integer, lambda c: _per_image(a(c).pow(round(c.args[1])))),
+        Mistake("integer alpha", integer, lambda c: _per_image(a(c).pow(int(c["alpha"])))),
+        Mistake("integer alpha", integer, lambda c: _per_image(a(c).pow(round(c["alpha"])))),
         Mistake("multiplied", "you multiplied by alpha instead of raising to the power alpha: "
-                "|x| ** alpha." + form, lambda c: _per_image(a(c) * c.args[1])),
+                "|x| ** alpha." + form, lambda c: _per_image(a(c) * c["alpha"])),
         Mistake("squared first", "you squared x before the power: (x^2)^alpha is |x|^(2 "
                 "alpha). Use |x| ** alpha." + form,
-                lambda c: _per_image(c.args[0].double().square().pow(c.args[1]))),
+                lambda c: _per_image(c["x"].double().square().pow(c["alpha"]))),
         Mistake("per pixel", "your function returns the per-pixel values |x|^alpha; sum them per "
                 "image." + form, lambda c: p(c)),
         Mistake("channels apart", "you summed over the pixels but not over the colour channels: "
@@ -168,8 +168,8 @@ def tv_spec() -> Spec:
     cases = [Case((x, beta), f"{label} with beta = {beta:g}",
                   total_variation(x.double(), beta, eps=0.0))
              for x, label in _images() for beta in BETAS]
-    x = lambda c: c.args[0]
-    beta = lambda c: c.args[1]
+    x = lambda c: c["x"]
+    beta = lambda c: c["beta"]
     both = ("TV sums, for every pixel (i, j) that has a right and a lower neighbour, the squared "
             "difference to its right neighbour plus the squared difference to the neighbour "
             "below, and raises that sum to beta/2: right = x[:, :, :-1, 1:] - x[:, :, :-1, :-1], "

@@ -13,8 +13,10 @@ from lecturekit.course.checks.machinery import (Case, CheckFailed, Mistake, Mode
                                                 TorchState, correct, diagnose, fail, matches,
                                                 name_of, not_filled, run, scenes, torch_changed,
                                                 toy)
-from lecturekit.gradient.backward_rules import relu_backward, relu_with_backward
+from lecturekit.examples import SEED_OFFSETS
+from lecturekit.gradient.backward_rules import relu_backward
 from lecturekit.models import ALEXNET_LAYERS
+from lecturekit.models.rectifiers import relu_with_backward
 
 Rule = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -91,47 +93,47 @@ def _rule_mistakes(rule: str) -> list[Mistake]:
             "or", "your rule combines the two masks with OR (|): it lets the signal through "
                   "where f_in > 0 *or* R_out > 0. Guided backprop needs both at once: combine "
                   "the masks with AND, (f_in > 0) & (r_out > 0)." + end,
-            lambda c: _keep((c.args[0] > 0) | (c.args[1] > 0), c.args[1])))
+            lambda c: _keep((c["f_in"] > 0) | (c["r_out"] > 0), c["r_out"])))
     if rule in ("backprop", "guided"):
         with_ties = lambda f, r: (f >= 0) & (r > 0) if rule == "guided" else f >= 0
         mistakes += [
             Mistake("ties", "your rule lets the signal through where f_in is exactly 0 (a tie). "
                     "There the forward output max(f_in, 0) is 0 and the ReLU is off, so the "
                     "mask is f_in > 0, not f_in >= 0." + end,
-                    lambda c: _keep(with_ties(*c.args), c.args[1])),
+                    lambda c: _keep(with_ties(*c.args), c["r_out"])),
             Mistake("half at ties", "your rule passes half the signal where f_in is exactly 0 "
                     "(torch.heaviside(f_in, 0.5), or (sign(f_in) + 1) / 2). At a tie the ReLU is "
                     "off and passes nothing: the mask is f_in > 0." + end,
-                    lambda c: _keep(with_ties(*c.args), c.args[1])
-                    * torch.where(c.args[0] == 0, 0.5, 1.0).to(c.args[1].dtype)),
+                    lambda c: _keep(with_ties(*c.args), c["r_out"])
+                    * torch.where(c["f_in"] == 0, 0.5, 1.0).to(c["r_out"].dtype)),
             Mistake("swapped", "your rule mixes up its two arguments: it returns the forward "
                     "input f_in where the signal R_out should go (or tests R_out where f_in "
                     "should be tested). The function is rule(f_in, r_out): mask by the test "
                     "and return values of r_out." + end,
-                    lambda c: relu_backward(c.args[1], c.args[0], rule)),
+                    lambda c: relu_backward(c["r_out"], c["f_in"], rule)),
         ]
     else:
         mistakes.append(Mistake(
             "swapped", "your rule returns values of f_in where it should return the signal "
                        "R_out (the arguments are mixed up)." + end,
-            lambda c: _keep(c.args[1] > 0, c.args[0])))
+            lambda c: _keep(c["r_out"] > 0, c["f_in"])))
     if rule in ("deconvnet", "guided"):
         mistakes += [
             Mistake("abs", "your rule passes |R_out| (the absolute value) instead of its "
                     "positive part: negative signals come out positive instead of being "
                     "dropped. Keep R_out where it is > 0 and put 0 elsewhere." + end,
-                    lambda c: _keep(c.args[0] > 0, c.args[1].abs()) if rule == "guided"
-                    else c.args[1].abs()),
+                    lambda c: _keep(c["f_in"] > 0, c["r_out"].abs()) if rule == "guided"
+                    else c["r_out"].abs()),
             Mistake("negative part", "your rule keeps the negative part of the signal instead "
                     "of the positive one (a flipped comparison, r_out < 0)." + end,
-                    lambda c: _keep((c.args[0] > 0) & (c.args[1] < 0), c.args[1])
-                    if rule == "guided" else _keep(c.args[1] < 0, c.args[1])),
+                    lambda c: _keep((c["f_in"] > 0) & (c["r_out"] < 0), c["r_out"])
+                    if rule == "guided" else _keep(c["r_out"] < 0, c["r_out"])),
         ]
     else:
         mistakes.append(Mistake(
             "negative part", "your mask is inverted: it keeps the signal where f_in < 0 (or <= "
                              "0), where the ReLU was off, and drops it where it was on." + end,
-            lambda c: _keep(c.args[0] <= 0, c.args[1])))
+            lambda c: _keep(c["f_in"] <= 0, c["r_out"])))
     multiplied = ("your rule multiplies the signal by the forward activation (its value) "
                   "instead of masking it by its sign. The mask is 0 or 1: use the comparison "
                   "itself, for example torch.where(f_in > 0, r_out, 0), not f_in or "
@@ -142,14 +144,14 @@ def _rule_mistakes(rule: str) -> list[Mistake]:
     mistakes += [
         Mistake("mask only", "your rule returns the mask (0 and 1) itself; multiply it with the "
                 "signal, or use torch.where(mask, r_out, 0)." + end,
-                lambda c: _mask(rule, *c.args).to(c.args[1].dtype)),
+                lambda c: _mask(rule, *c.args).to(c["r_out"].dtype)),
         Mistake("unchanged", "your rule passes the signal through unchanged: a ReLU's backward "
-                "pass must zero part of it." + end, lambda c: c.args[1].clone()),
+                "pass must zero part of it." + end, lambda c: c["r_out"].clone()),
         Mistake("zeros", "your rule returns zeros everywhere." + end,
-                lambda c: torch.zeros_like(c.args[1])),
+                lambda c: torch.zeros_like(c["r_out"])),
         Mistake("forward output", "your rule returns the forward output max(f_in, 0); going "
                 "backwards a ReLU hands down (part of) the signal R_out from above." + end,
-                lambda c: c.args[0].clamp(min=0)),
+                lambda c: c["f_in"].clamp(min=0)),
     ]
     return mistakes
 
@@ -274,11 +276,11 @@ def _enter(fn: Callable, model: nn.Module, name: str) -> AbstractContextManager:
 
 def _network_case(model: nn.Module, images: torch.Tensor, classes: torch.Tensor,
                   label: str) -> Case:
-    case = Case((model, images, classes), label)
+    case = Case((model, images, classes), label, names=("model", "images", "classes"))
     case.want = _gradient_with(model, images, classes,
                                {name: _rule("guided") for *_, name in _relu_slots(model)})
     with torch.no_grad():
-        case.extra["scores"] = model(case.args[1])
+        case.extra["scores"] = model(case["images"])
     return case
 
 
@@ -344,7 +346,7 @@ def network_spec() -> tuple[Spec, Spec]:
     """Two specs: the toy AlexNet (3 scenes and a noise image) and a small nested network
     (whose ReLUs have other names and sit in nested containers)."""
     model = toy()
-    images, _, _ = scenes(model, 3, offset=4000)
+    images, _, _ = scenes(model, 3, offset=SEED_OFFSETS["check: whole network guided"])
     noise = 0.8 * torch.randn(1, *images.shape[1:], generator=torch.Generator().manual_seed(7))
     images = torch.cat([images, noise])
     with torch.no_grad():
@@ -359,11 +361,11 @@ def network_spec() -> tuple[Spec, Spec]:
                                 "a small network with nested ReLUs")
 
     def everywhere(rule: Rule) -> Callable[[Case], torch.Tensor]:
-        return lambda c: _gradient_with(c.args[0], c.args[1], c.args[2],
-                                        {n: rule for *_, n in _relu_slots(c.args[0])})
+        return lambda c: _gradient_with(c["model"], c["images"], c["classes"],
+                                        {n: rule for *_, n in _relu_slots(c["model"])})
 
     def only(names) -> Callable[[Case], torch.Tensor]:
-        return lambda c: _gradient_with(c.args[0], c.args[1], c.args[2],
+        return lambda c: _gradient_with(c["model"], c["images"], c["classes"],
                                         {n: _rule("guided") for n in names})
 
     common = [

@@ -10,6 +10,7 @@ import torch
 
 from lecturekit.course.checks.machinery import (Case, Extras, Mistake, Spec, correct, name_of, run,
                                                 scenes, toy)
+from lecturekit.examples import SEED_OFFSETS
 from lecturekit.gradient.saliency import saliency_map
 from lecturekit.measure.localisation import pointing_game
 from lecturekit.models import LayeredNetwork
@@ -31,7 +32,7 @@ def _rows(s: torch.Tensor) -> torch.Tensor:
 def _first_image(s: torch.Tensor, c: Case) -> torch.Tensor:
     """``model(x)[0, class_index]``: the listed class(es) of the first image only."""
     values = torch.zeros(len(s), dtype=s.dtype)
-    return values + torch.where(_rows(s) == 0, s[0, torch.as_tensor(c.args[2])].sum(), 0.0)
+    return values + torch.where(_rows(s) == 0, s[0, torch.as_tensor(c["class_index"])].sum(), 0.0)
 
 
 _SCORES: dict[str, Scores] = {
@@ -41,7 +42,7 @@ _SCORES: dict[str, Scores] = {
     "all classes": lambda s, c: s.sum(1),
     "predicted class": lambda s, c: s[_rows(s), s.argmax(1)],
     "first class": lambda s, c: s[:, int(_classes(c)[0])],
-    "listed classes": lambda s, c: s[:, torch.as_tensor(c.args[2])].reshape(len(s), -1).sum(1),
+    "listed classes": lambda s, c: s[:, torch.as_tensor(c["class_index"])].reshape(len(s), -1).sum(1),
     "first image only": _first_image,
 }
 
@@ -67,7 +68,7 @@ def _other_classes(predicted: torch.Tensor, count: int) -> list[int]:
 
 
 def _cases(model: LayeredNetwork) -> list[Case]:
-    images, _, _ = scenes(model, 3, offset=5000)
+    images, _, _ = scenes(model, 3, offset=SEED_OFFSETS["check: score gradient"])
     noise = 0.8 * torch.randn(2, 3, 96, 112, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         predicted, predicted_noise = model(images).argmax(1), model(noise).argmax(1)
@@ -142,7 +143,7 @@ def _source_mistakes(reduce: Callable[[torch.Tensor], torch.Tensor], end: str,
                 mistakes.append(Mistake(
                     "+".join(parts), message[0].lower() + message[1:] + "." + end,
                     lambda c, s=source, k=sign, m=mean: reduce(
-                        k * c.extra[s] / (len(c.args[1]) if m else 1))))
+                        k * c.extra[s] / (len(c["images"]) if m else 1))))
     mistakes += [Mistake(key, text + "." + end, lambda c, k=key: reduce(c.extra[k]))
                  for key, text in _OTHERS.items()]
     return mistakes
@@ -156,7 +157,7 @@ def score_gradient_spec() -> Spec:
     mistakes += [
         Mistake("times input", "you returned gradient x input (dS_c/dI * I, another attribution "
                 "method); the homework asks for the gradient dS_c/dI alone.",
-                lambda c: c.want * c.args[1]),
+                lambda c: c.want * c["images"]),
         Mistake("abs", "you returned |dS_c/dI|; keep the sign here (the saliency map takes the "
                 "absolute value later).", lambda c: c.want.abs()),
     ]
@@ -233,7 +234,7 @@ def saliency_spec() -> Spec:
                 / _per_image(c.want, flat(c.want).amax(1) - flat(c.want).amin(1))),
         Mistake("times input", "you used gradient x input (|w * I|), another attribution "
                 "method; the saliency map is the gradient alone, M_ij = max_c |w_ijc|.",
-                lambda c: _max_abs(g(c) * c.args[1])),
+                lambda c: _max_abs(g(c) * c["images"])),
     ]
     return Spec(("model", "images", "class_index"), "one map per image, a tensor of shape "
                 "(N, H, W)", cases, mistakes, rtol=1e-4, atol=1e-5)
@@ -269,7 +270,7 @@ def _argmax(maps: torch.Tensor) -> torch.Tensor:
 
 def pointing_spec() -> Spec:
     model = toy()
-    images, _, masks = scenes(model, 3, offset=5200)
+    images, _, masks = scenes(model, 3, offset=SEED_OFFSETS["check: pointing game"])
     with torch.no_grad():
         predicted = model(images).argmax(1)
     real = saliency_map(model, images, predicted)
@@ -295,11 +296,11 @@ def pointing_spec() -> Spec:
         case.want = pointing_game(*case.args)
 
     def at(c: Case, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        return c.args[1][torch.arange(len(rows)), rows, cols]
+        return c["masks"][torch.arange(len(rows)), rows, cols]
 
-    height = lambda c: c.args[0].shape[1]
-    width = lambda c: c.args[0].shape[2]
-    best = lambda c: _argmax(c.args[0])
+    height = lambda c: c["maps"].shape[1]
+    width = lambda c: c["maps"].shape[2]
+    best = lambda c: _argmax(c["maps"])
     top5 = lambda m: m >= torch.quantile(m.flatten(1), 0.95, dim=1).view(-1, 1, 1)
     rule = (" A hit is when the single strongest pixel (the first in reading order, what "
             "argmax of the flattened map returns) lies on the object: "
@@ -314,21 +315,21 @@ def pointing_spec() -> Spec:
                 lambda c: at(c, best(c) % width(c), best(c) // width(c))),
         Mistake("argmin", "you took the weakest pixel (argmin); the pointing game asks whether "
                 "the strongest one lies on the object." + rule,
-                lambda c: c.args[1].flatten(1).gather(
-                    1, c.args[0].flatten(1).argmin(1, keepdim=True)).squeeze(1)),
+                lambda c: c["masks"].flatten(1).gather(
+                    1, c["maps"].flatten(1).argmin(1, keepdim=True)).squeeze(1)),
         Mistake("any maximum", "where several pixels share the largest value, you count a hit "
                 "if any of them lies on the object; the game takes one pixel, the first in "
                 "reading order." + rule,
-                lambda c: ((c.args[0] == c.args[0].amax((1, 2), keepdim=True))
-                           & c.args[1]).any((1, 2))),
+                lambda c: ((c["maps"] == c["maps"].amax((1, 2), keepdim=True))
+                           & c["masks"]).any((1, 2))),
         Mistake("top 5 percent", "you asked whether any of the strongest 5% of the pixels lies "
                 "on the object; the game looks at the single strongest pixel." + rule,
-                lambda c: (top5(c.args[0]) & c.args[1]).any((1, 2))),
+                lambda c: (top5(c["maps"]) & c["masks"]).any((1, 2))),
         Mistake("batch argmax", "you took the strongest pixel of the whole batch (argmax over "
                 "all maps together) and looked it up in every mask; each map has its own "
                 "strongest pixel." + rule,
-                lambda c: c.args[1].flatten(1)[:, int(c.args[0].flatten().argmax())
-                                               % c.args[1][0].numel()]),
+                lambda c: c["masks"].flatten(1)[:, int(c["maps"].flatten().argmax())
+                                               % c["masks"][0].numel()]),
         Mistake("hit rate", "you returned the share of hits, one number for the batch; return "
                 "one hit (True or False) per map, shape (N,).", lambda c: c.want.float().mean()),
         Mistake("off the object", "your hits are the other way round: True where the strongest "

@@ -1,19 +1,22 @@
 """The kit's figures (matplotlib), reached as ``lk.plot``: imported only when used.
 
-``show_images`` and ``save_figure`` (:mod:`.common`) serve every figure; the
-gradient half's figures live in :mod:`.gradient`, DeepDream's and class models'
-in :mod:`.dream`, inversion's in :mod:`.inversion`.
+Two kinds of function, named for what they do: ``show_<thing>(...)`` draws results that
+were computed already (``show_images``, ``show_gradients``, ``show_rule_comparison``,
+...); ``<thing>_figure(model)`` computes what it shows on ``model`` and draws it (the
+figures of ``python -m lecturekit figures`` and the presentation page's gallery).
+``save_figure`` writes any of them. The gradient half's figures live in :mod:`.gradient`,
+DeepDream's and class models' in :mod:`.dream`, inversion's in :mod:`.inversion`.
 """
 
 from lecturekit.ui.plot.common import save_figure, show_images
-from lecturekit.ui.plot.dream import class_model_figure, context_figure, deepdream_figure
-from lecturekit.ui.plot.gradient import (RULE_TITLES, relu_rules_example, rule_comparison,
-                                         saliency_overlay, show_gradients, top9_figure)
-from lecturekit.ui.plot.inversion import (COMPARED_REGULARISERS, inversion_grid_figure,
-                                          plot_inversion_grid, plot_regularisers,
-                                          regulariser_figure)
+from lecturekit.ui.plot.dream import class_model_figure, deepdream_figure, show_context
+from lecturekit.ui.plot.gradient import (RULE_TITLES, show_gradients, show_relu_rules,
+                                         show_rule_comparison, show_saliency, show_top9)
+from lecturekit.ui.plot.inversion import (inversion_grid_figure, lecture_priors,
+                                          regulariser_figure, show_inversion_grid,
+                                          show_regularisers)
 
-__all__ = ["COMPARED_REGULARISERS", "RULE_TITLES", "class_model_figure", "context_figure",
-           "deepdream_figure", "inversion_grid_figure", "plot_inversion_grid",
-           "plot_regularisers", "regulariser_figure", "relu_rules_example", "rule_comparison",
-           "saliency_overlay", "save_figure", "show_gradients", "show_images", "top9_figure"]
+__all__ = ["RULE_TITLES", "class_model_figure", "deepdream_figure", "inversion_grid_figure",
+           "lecture_priors", "regulariser_figure", "save_figure", "show_context",
+           "show_gradients", "show_images", "show_inversion_grid", "show_regularisers",
+           "show_relu_rules", "show_rule_comparison", "show_saliency", "show_top9"]

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import torch
 from matplotlib.figure import Figure
 
-from lecturekit.examples import CLASS_MODEL_CLASSES, dream_inputs, showcase
+from lecturekit.examples import CLASS_MODEL_CLASSES, dream_inputs
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.class_model import class_model
 from lecturekit.optimise.deepdream import deepdream, max_octaves
 from lecturekit.ui.plot.common import show_images
 
-__all__ = ["class_model_figure", "context_figure", "deepdream_figure"]
+__all__ = ["class_model_figure", "deepdream_figure", "show_context"]
 
 
 def deepdream_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
@@ -29,10 +29,10 @@ def deepdream_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
     The original recipe, with as many of its 4 octaves as the image size allows
     (3 at the toy model's 128 pixels). Early layers add strokes and fine
     texture; deep layers add the parts of objects the network knows. ``layers``
-    default to the architecture's showcase early and deep layer.
+    default to the network's early and deep lecture layers (``model.lecture_layers``).
     """
     if layers is None:
-        layers = (showcase(model).early, showcase(model).deep)
+        layers = (model.lecture_layers.early, model.lecture_layers.deep)
     batch, names = dream_inputs(model)
     octaves = min(4, max_octaves(tuple(batch.shape[-2:]), 1.4, model.min_input_size))
     dreams = {layer: deepdream(model, batch, layer, octaves=octaves, progress=progress)
@@ -74,8 +74,8 @@ def class_model_figure(model: LayeredNetwork, progress: bool = False) -> Figure:
     return figure
 
 
-def context_figure(held: torch.Tensor, start: torch.Tensor, grown: torch.Tensor,
-                   places: torch.Tensor, shares: Sequence[float]) -> Figure:
+def show_context(held: torch.Tensor, start: torch.Tensor, grown: torch.Tensor,
+                 places: torch.Tensor, shares: Sequence[float]) -> Figure:
     """The toy's hidden context (:mod:`lecturekit.measure.context`), one column per scene:
     the scene as drawn (held by its arm), the scene without the arm, the class grown into
     it, and the change's energy with the arm's place outlined and its ``shares`` of the

@@ -111,8 +111,8 @@ def _as_map(values: torch.Tensor) -> torch.Tensor:
     return values if signed else values.reshape(values.shape[-2:])
 
 
-def rule_comparison(image01: torch.Tensor, maps_by_rule: Mapping[str, torch.Tensor],
-                    size: float = 2.8, common_scale: bool = False) -> Figure:
+def show_rule_comparison(image01: torch.Tensor, maps_by_rule: Mapping[str, torch.Tensor],
+                         size: float = 2.8, common_scale: bool = False) -> Figure:
     """The lecture's side by side: the image, then one panel per ReLU rule.
 
     ``maps_by_rule`` maps a rule name ("backprop", "deconvnet", "guided", or
@@ -150,10 +150,10 @@ def rule_comparison(image01: torch.Tensor, maps_by_rule: Mapping[str, torch.Tens
     return figure
 
 
-def saliency_overlay(images01: torch.Tensor, saliency_maps: torch.Tensor,
-                     masks: torch.Tensor | None = None, titles: Sequence[str] | None = None,
-                     ncols: int = 4, size: float = 2.8,
-                     percentile: float = HEAT_PERCENTILE) -> Figure:
+def show_saliency(images01: torch.Tensor, saliency_maps: torch.Tensor,
+                  masks: torch.Tensor | None = None, titles: Sequence[str] | None = None,
+                  ncols: int = 4, size: float = 2.8,
+                  percentile: float = HEAT_PERCENTILE) -> Figure:
     """Saliency maps (N, H, W) as a heat layer over their images (shown in grey).
 
     Each map is divided by its own ``percentile`` (so a few extreme pixels do
@@ -193,8 +193,8 @@ def saliency_overlay(images01: torch.Tensor, saliency_maps: torch.Tensor,
     return figure
 
 
-def top9_figure(tops: Sequence[TopActivation], layer: str, channel: int,
-                size: float = 1.25) -> Figure:
+def show_top9(tops: Sequence[TopActivation], layer: str, channel: int,
+              size: float = 1.25) -> Figure:
     """Zeiler & Fergus' view of one feature map: a 3 x 3 grid of the projections of its
     strongest activations (Deconvnet or guided backprop; grey = 0), next to a 3 x 3 grid
     of the image patches those activations see (:func:`lecturekit.gradient.top9.top9`)."""
@@ -219,8 +219,8 @@ def top9_figure(tops: Sequence[TopActivation], layer: str, channel: int,
     return figure
 
 
-def relu_rules_example(f_in: torch.Tensor, r_out: torch.Tensor,
-                       results: Mapping[str, torch.Tensor], size: float = 2.3) -> Figure:
+def show_relu_rules(f_in: torch.Tensor, r_out: torch.Tensor,
+                    results: Mapping[str, torch.Tensor], size: float = 2.3) -> Figure:
     """The worked example of the ReLU rules as small tables of numbers.
 
     Top row: the forward input, the forward output and the signal from above;

@@ -20,22 +20,29 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from lecturekit.examples import inversion_image
+from lecturekit.examples import inversion_image, reference_images
 from lecturekit.models import LayeredNetwork
-from lecturekit.optimise.inversion import (REGULARISER_LABELS, InversionResult, invert,
-                                           invert_layers)
+from lecturekit.optimise.inversion import (CHOICE_LABELS, PRIOR_CHOICES, InversionResult,
+                                           invert, invert_layers, prior_choice)
+from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.ui.plot.common import show_images
 from lecturekit.validation import check_index
 
-__all__ = ["COMPARED_REGULARISERS", "inversion_grid_figure", "plot_inversion_grid",
-           "plot_regularisers", "regulariser_figure"]
-
-COMPARED_REGULARISERS: tuple[str, ...] = ("none", "l2", "alpha", "tv", "low_pass", "wavelet",
-                                          "robust", "learned")
-"""The priors of the side-by-side figure, in the lecture's order."""
+__all__ = ["inversion_grid_figure", "lecture_priors", "regulariser_figure",
+           "show_inversion_grid", "show_regularisers"]
 
 
-def plot_inversion_grid(results: Mapping[str, InversionResult], index: int = 0,
+def lecture_priors(model: LayeredNetwork) -> dict[str, dict]:
+    """The lecture's list of priors for inversion, in its order, as :func:`invert`'s
+    arguments by label: no prior, L2, alpha-norm, total variation, low-pass, wavelet,
+    transform robustness and a learned prior (fitted to
+    :func:`~lecturekit.examples.reference_images`)."""
+    learned = FeatureStatisticsPrior(model, reference_images(model))
+    return {CHOICE_LABELS[choice]: prior_choice(choice, learned=learned)
+            for choice in PRIOR_CHOICES if choice != "default"}
+
+
+def show_inversion_grid(results: Mapping[str, InversionResult], index: int = 0,
                         ncols: int = 5, size: float = 2.2) -> Figure:
     """The original and one reconstruction per layer (image ``index`` of the batch), each
     titled with its relative feature error and SSIM to the original."""
@@ -50,19 +57,18 @@ def plot_inversion_grid(results: Mapping[str, InversionResult], index: int = 0,
                        titles, ncols=ncols, size=size)
 
 
-def plot_regularisers(results: Mapping[str, InversionResult], index: int = 0,
+def show_regularisers(results: Mapping[str, InversionResult], index: int = 0,
                       ncols: int = 5, size: float = 2.4) -> Figure:
-    """One layer under several priors: the original, then one panel per prior with its
-    lambda, feature error and SSIM."""
+    """One layer under several priors: the original, then one panel per entry (titled by its
+    key) with the priors' weights, the feature error and SSIM."""
     if not results:
-        raise ValueError("results is empty; pass a dict prior name -> InversionResult")
+        raise ValueError("results is empty; pass a dict label -> InversionResult")
     first = next(iter(results.values()))
     check_index("index", index, first.image01.shape[0], "images in the batch")
     titles = [f"original\n(inverting {first.layer})"]
-    for name, result in results.items():
-        lam = result.settings.get("lam")
-        weight = "" if name in ("none", "robust") or lam is None else f", λ {lam:.2g}"
-        titles.append(f"{REGULARISER_LABELS.get(name, name)}{weight}\nerror "
+    for label, result in results.items():
+        weights = ", ".join(f"λ {weight:.2g}" for weight in result.priors.values())
+        titles.append(f"{label}{', ' + weights if weights else ''}\nerror "
                       f"{float(result.feature_error[index]):.3f} · SSIM "
                       f"{float(result.ssim[index]):.2f}")
     return show_images([first.original01[index]] + [r.image01[index] for r in results.values()],
@@ -71,21 +77,18 @@ def plot_regularisers(results: Mapping[str, InversionResult], index: int = 0,
 
 def inversion_grid_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
                           steps: int | None = None) -> Figure:
-    """Invert every layer for the model's showcase image and draw the grid."""
+    """Invert every layer for the model's inversion image and draw the grid."""
     image = inversion_image(model)
     results = invert_layers(model, image, layers, steps=steps, progress=False)
-    return plot_inversion_grid(results)
+    return show_inversion_grid(results)
 
 
 def regulariser_figure(model: LayeredNetwork, layer: str | None = None,
-                       regularisers: Sequence[str] = COMPARED_REGULARISERS,
                        steps: int | None = None) -> Figure:
-    """Invert one layer (default: the architecture's showcase prior layer) of the showcase
-    image under each prior and draw them side by side."""
-    from lecturekit.examples import showcase
-
-    layer = showcase(model).prior_layer if layer is None else layer
+    """Invert one layer (default: the network's ``lecture_layers.prior_layer``) of the
+    inversion image under each of the lecture's priors and draw them side by side."""
+    layer = model.lecture_layers.prior_layer if layer is None else layer
     image = inversion_image(model)
-    results = {name: invert(model, image, layer, regulariser=name, steps=steps, progress=False)
-               for name in regularisers}
-    return plot_regularisers(results)
+    results = {label: invert(model, image, layer, steps=steps, progress=False, **arguments)
+               for label, arguments in lecture_priors(model).items()}
+    return show_regularisers(results)

@@ -16,7 +16,6 @@ import ipywidgets as widgets
 import torch
 from IPython.display import display
 
-from lecturekit.examples import showcase
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.deepdream import DreamResult, deepdream, max_octaves
 from lecturekit.validation import check_at_least, check_int
@@ -62,7 +61,7 @@ class DreamExplorer(widgets.VBox):
                  scale: int = 2, auto: bool = True) -> None:
         _check_single_image(batch)
         model.check_batch(batch, "batch")
-        layer = model.check_layer(showcase(model).deep if layer is None else layer)
+        layer = model.check_layer(model.lecture_layers.deep if layer is None else layer)
         check_at_least("steps", steps, 1)
         check_at_least("scale", scale, 1)
         most = _most_octaves(model, batch)

@@ -23,10 +23,13 @@ from typing import Any
 
 import torch
 
-from lecturekit.examples import showcase
+from lecturekit.examples import reference_images
 from lecturekit.models import LayeredNetwork
-from lecturekit.optimise.inversion import (REGULARISER_NAMES, InversionResult, default_lambda,
-                                           invert)
+from lecturekit.optimise.inversion import (PRIOR_CHOICES, InversionResult, choice_weight, invert,
+                                           prior_choice)
+from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
+from lecturekit.optimise.priors import PRIORS, Option
+from lecturekit.optimise.transforms import inversion_robustness, inversion_shift
 from lecturekit.ui.widgets.common import plain_text, png_bytes
 
 try:
@@ -37,8 +40,19 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 __all__ = ["InversionExplorer", "inversion_explorer"]
 
-EXPLORER_REGULARISERS: tuple[str, ...] = ("default", "tv", "l2", "alpha", "low_pass", "wavelet",
-                                          "robust", "learned", "none")
+EXPLORER_CHOICES: tuple[str, ...] = ("default", "tv", "l2", "alpha", "low_pass", "wavelet",
+                                     "robust", "learned", "none")
+"""The explorer's menu: :data:`~lecturekit.optimise.inversion.PRIOR_CHOICES`, the recipe's
+own priors first and total variation next."""
+GROUP_NAMES = ("early", "middle", "deep")
+"""Mahendran & Vedaldi's three layer groups, each with its own default weight."""
+
+
+def _slider(name: str, option: Option) -> widgets.Widget:
+    """The slider of one prior option, from its range in the priors' table."""
+    kind = widgets.IntSlider if option.whole else widgets.FloatSlider
+    return kind(value=option.default, min=option.low, max=option.high, step=option.step,
+                description=name, continuous_update=False)
 
 
 class _Cancelled(Exception):
@@ -49,9 +63,11 @@ class InversionExplorer(widgets.VBox):
     """Sliders for layer, prior and lambda over :func:`lecturekit.optimise.inversion.invert`.
 
     The widgets are attributes, so code (and tests) can drive the explorer:
-    ``layer`` (SelectionSlider), ``lam`` (FloatLogSlider), ``regulariser``
-    (Dropdown), ``parameter`` (the chosen prior's own knob: alpha, beta, sigma,
-    levels, shift or prior layer; hidden when it has none), ``follow_default``
+    ``layer`` (SelectionSlider), ``lam`` (FloatLogSlider, the prior's weight), ``regulariser``
+    (Dropdown over :data:`EXPLORER_CHOICES`), ``parameter`` (the chosen prior's own knob,
+    built from its option in :data:`~lecturekit.optimise.priors.PRIORS`: alpha, beta,
+    sigma, levels; or the shift of transform robustness, or the learned prior's layer;
+    hidden when it has none), ``follow_default``
     (Checkbox: lambda jumps to the layer's default whenever layer or prior
     change; moving the lambda slider unticks it), ``run_button`` (Button,
     recomputes the current setting), ``progress`` (IntProgress over the steps),
@@ -75,7 +91,7 @@ class InversionExplorer(widgets.VBox):
 
     def __init__(self, model: LayeredNetwork, image: torch.Tensor,
                  layers: Sequence[str] | None = None,
-                 regularisers: Sequence[str] = EXPLORER_REGULARISERS,
+                 regularisers: Sequence[str] = EXPLORER_CHOICES,
                  steps: int | None = None, *, seed: int = 0, auto: bool = True,
                  scale: int = 2, prefetch: bool = True) -> None:
         layers = [model.check_layer(name) for name in
@@ -84,10 +100,10 @@ class InversionExplorer(widgets.VBox):
             raise ValueError("layers is empty; name at least one of: "
                              + ", ".join(model.layer_names))
         regularisers = list(regularisers)
-        bad = [name for name in regularisers if name not in REGULARISER_NAMES]
+        bad = [name for name in regularisers if name not in PRIOR_CHOICES]
         if bad or not regularisers:
             raise ValueError(f"unknown regulariser(s) {bad or regularisers}; valid regularisers "
-                             f"are: {', '.join(REGULARISER_NAMES)}")
+                             f"are: {', '.join(PRIOR_CHOICES)}")
         model.check_batch(image, "image")
         super().__init__()
         self.model = model
@@ -105,14 +121,14 @@ class InversionExplorer(widgets.VBox):
         self._running: tuple | None = None  # the setting the worker inverts now
         self._priors_lock = threading.Lock()
         self.result: InversionResult | None = None
-        self._priors: dict[str, Any] = {}
+        self._priors: dict[str, FeatureStatisticsPrior] = {}
         self._quiet = False
 
         self.layer = widgets.SelectionSlider(options=layers, value=layers[0], description="layer",
                                              continuous_update=False)
         self.regulariser = widgets.Dropdown(options=regularisers, value=regularisers[0],
                                             description="prior")
-        self.lam = widgets.FloatLogSlider(value=self._default_lam(), base=10, min=-4, max=2,
+        self.lam = widgets.FloatLogSlider(value=self._default_lam() or 1.0, base=10, min=-4, max=2,
                                           step=0.1, description="λ", readout_format=".3g",
                                           continuous_update=False)
         self.follow_default = widgets.Checkbox(value=True, description="λ = layer default",
@@ -120,24 +136,15 @@ class InversionExplorer(widgets.VBox):
         with torch.no_grad():
             spatial = [name for name, act in model.activations(
                 self.image.to(model.device), model.layer_names).items() if act.ndim == 4]
-        # each prior's own knob: (the option of invert() it sets, the widget)
+        # each prior's own knob: (the option it sets, the widget)
         self.parameters: dict[str, tuple[str, widgets.Widget]] = {
-            "alpha": ("alpha", widgets.FloatSlider(value=6.0, min=1.0, max=8.0, step=0.5,
-                                                   description="alpha",
-                                                   continuous_update=False)),
-            "tv": ("beta", widgets.FloatSlider(value=2.0, min=1.0, max=3.0, step=0.25,
-                                               description="beta", continuous_update=False)),
-            "low_pass": ("sigma", widgets.FloatSlider(value=1.0, min=0.5, max=3.0, step=0.25,
-                                                      description="sigma",
-                                                      continuous_update=False)),
-            "wavelet": ("levels", widgets.IntSlider(value=2, min=1, max=3, description="levels",
-                                                    continuous_update=False)),
-            "robust": ("max_shift", widgets.IntSlider(
-                value=max(1, round(4 * self.image.shape[-1] / 128)), min=0, max=16,
-                description="shift", continuous_update=False)),
-            "learned": ("prior_layer", widgets.Dropdown(
-                options=spatial, value=showcase(model).prior_layer, description="prior layer")),
-        }
+            name: (option, _slider(option, spec)) for name, prior in PRIORS.items()
+            for option, spec in prior.options.items()}
+        self.parameters["robust"] = ("max_shift", widgets.IntSlider(
+            value=inversion_shift(self.image.shape[-1]), min=0, max=16, description="shift",
+            continuous_update=False))
+        self.parameters["learned"] = ("prior_layer", widgets.Dropdown(
+            options=spatial, value=model.lecture_layers.prior_layer, description="prior layer"))
         self.parameter = widgets.Box()
         self.run_button = widgets.Button(description="Run", button_style="primary",
                                          tooltip="invert with these settings")
@@ -170,48 +177,56 @@ class InversionExplorer(widgets.VBox):
 
     # ------------------------------------------------------------------ settings
 
-    def _default_lam(self) -> float:
-        return default_lambda(self.model, self.regulariser.value, self.layer.value)
+    def _default_lam(self) -> float | None:
+        return choice_weight(self.model, self.regulariser.value, self.layer.value)
 
     def _setting(self, layer: str | None = None) -> tuple[tuple, dict[str, Any]]:
-        """The cache key (layer, prior, lambda, the prior's parameter, steps, seed) and
-        :func:`invert`'s arguments for ``layer`` (default: the slider's) with the current
-        prior; another layer gets its default lambda while ``follow_default`` is ticked."""
-        regulariser = self.regulariser.value
+        """The cache key (layer, prior, lambda, the prior's knob, steps, seed) and the
+        setting for ``layer`` (default: the slider's) with the current prior; another layer
+        gets its default lambda while ``follow_default`` is ticked."""
+        choice = self.regulariser.value
         if layer is None or layer == self.layer.value:
             layer, lam = self.layer.value, float(self.lam.value)
         elif self.follow_default.value:
-            lam = default_lambda(self.model, regulariser, layer)
+            lam = choice_weight(self.model, choice, layer)
         else:
             lam = float(self.lam.value)
+        if choice_weight(self.model, choice, layer) is None:
+            lam = None  # the recipe's own priors, none or robustness: no weight to set
         option = self._options()
-        key = (layer, regulariser, round(lam, 10), tuple(option.values()), self.steps, self.seed)
-        return key, {"layer": layer, "regulariser": regulariser, "lam": lam, "option": option}
+        key = (layer, choice, None if lam is None else round(lam, 10), tuple(option.values()),
+               self.steps, self.seed)
+        return key, {"layer": layer, "choice": choice, "lam": lam, "option": option}
 
     def _options(self) -> dict[str, Any]:
-        """The current prior's option for :func:`invert`, read off its knob."""
+        """The current prior's option, read off its knob."""
         if self.regulariser.value not in self.parameters:
             return {}
         option, knob = self.parameters[self.regulariser.value]
         return {option: knob.value}
 
-    def _invert_options(self, option: dict[str, Any]) -> dict[str, Any]:
-        """A setting's option for :func:`invert`, with the learned prior built once per
-        prior layer (by whichever thread needs it first)."""
-        options = dict(option)
-        if "prior_layer" in options:
-            layer = options.pop("prior_layer")
-            with self._priors_lock:
-                if layer not in self._priors:
-                    from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
-                    self._priors[layer] = FeatureStatisticsPrior(self.model, layer)
-            options["prior"] = self._priors[layer]
-        return options
+    def _learned(self, layer: str) -> FeatureStatisticsPrior:
+        """The learned prior at ``layer``, built once (by whichever thread needs it first)."""
+        with self._priors_lock:
+            if layer not in self._priors:
+                self._priors[layer] = FeatureStatisticsPrior(
+                    self.model, reference_images(self.model, size=self.image.shape[-1]), layer)
+            return self._priors[layer]
+
+    def _arguments(self, setting: dict[str, Any]) -> dict[str, Any]:
+        """:func:`invert`'s priors, robustness and prior options for a setting."""
+        option = dict(setting["option"])
+        if setting["choice"] == "robust":
+            return {"priors": {}, "robust": inversion_robustness(self.image.shape[-1],
+                                                                option["max_shift"])}
+        learned = self._learned(option.pop("prior_layer")) \
+            if setting["choice"] == "learned" else None
+        return {**prior_choice(setting["choice"], setting["lam"], learned=learned), **option}
 
     def _show_parameter(self) -> None:
         entry = self.parameters.get(self.regulariser.value)
         self.parameter.children = () if entry is None else (entry[1],)
-        self.lam.disabled = self.regulariser.value in ("none", "robust")
+        self.lam.disabled = self._default_lam() is None
 
     # ------------------------------------------------------------------ events
 
@@ -220,7 +235,7 @@ class InversionExplorer(widgets.VBox):
         if self.follow_default.value:
             self._quiet = True
             try:
-                self.lam.value = self._default_lam()
+                self.lam.value = self._default_lam() or self.lam.value
             finally:
                 self._quiet = False
         self._on_change(change)
@@ -257,10 +272,9 @@ class InversionExplorer(widgets.VBox):
             self._worker.join()
 
     def _invert(self, setting: dict[str, Any], callback) -> InversionResult:
-        return invert(self.model, self.image, setting["layer"],
-                      regulariser=setting["regulariser"], lam=setting["lam"], steps=self.steps,
+        return invert(self.model, self.image, setting["layer"], steps=self.steps,
                       seed=self.seed, progress=False, callback=callback,
-                      **self._invert_options(setting["option"]))
+                      **self._arguments(setting))
 
     def _neighbours(self) -> list[tuple[tuple, dict[str, Any]]]:
         """The settings of the next and the previous layer on the slider, not yet cached."""
@@ -318,7 +332,7 @@ class InversionExplorer(widgets.VBox):
         self.progress.value = 0
         self.progress.bar_style = ""
         self.caption.value = (f"<i>inverting {html.escape(setting['layer'])} with "
-                              f"{html.escape(setting['regulariser'])} …</i>")
+                              f"{html.escape(setting['choice'])} …</i>")
 
         def tick(step: int, image: torch.Tensor, record: dict[str, float]) -> None:
             self.progress.value = min(step + 1, self.progress.max)
@@ -332,15 +346,13 @@ class InversionExplorer(widgets.VBox):
 
     def _show(self, result: InversionResult) -> None:
         self.reconstruction_view.value = png_bytes(result.image01[0], self.scale)
-        s = result.settings
-        extra = {k: s[k] for k in ("alpha", "beta", "sigma", "levels", "max_shift") if k in s}
-        extra_text = "".join(f", {k} {v:g}" for k, v in extra.items())
-        if self.regulariser.value == "learned":
-            extra_text += f", prior layer {self.parameters['learned'][1].value}"
-        lam = "n/a" if s["regulariser"] in ("none", "robust") else f"{s['lam']:.3g}"
+        knob = "".join(f", {name.replace('_', ' ')} {value}"
+                       for name, value in self._options().items())
+        group = GROUP_NAMES[self.model.layer_group(result.layer)]
         self.caption.value = (
-            f"<b>{html.escape(result.layer)}</b> (group {self.model.layer_group(result.layer) + 1}) · "
-            f"prior <b>{html.escape(s['regulariser'])}</b> (λ {lam}{html.escape(extra_text)}) · "
+            f"<b>{html.escape(result.layer)}</b> ({group} layer) · "
+            f"prior <b>{html.escape(self.regulariser.value)}</b> "
+            f"({html.escape(result.prior_text + knob)}) · "
             f"feature error <b>{float(result.feature_error[0]):.3f}</b> · "
             f"SSIM <b>{float(result.ssim[0]):.3f}</b> · PSNR {float(result.psnr[0]):.1f} dB")
 
@@ -352,7 +364,7 @@ class InversionExplorer(widgets.VBox):
 
 def inversion_explorer(model: LayeredNetwork, image: torch.Tensor,
                        layers: Sequence[str] | None = None,
-                       regularisers: Sequence[str] = EXPLORER_REGULARISERS,
+                       regularisers: Sequence[str] = EXPLORER_CHOICES,
                        steps: int | None = None, **kwargs: Any) -> InversionExplorer:
     """An :class:`InversionExplorer` (an ipywidgets VBox) for ``image``, a normalised batch
     whose first image is used; show it by leaving it as a cell's last expression."""

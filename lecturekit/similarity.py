@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lecturekit.optimise.regularisers import gaussian_kernel, spatial_differences
+from lecturekit.filters import gaussian_kernel, spatial_differences
 from lecturekit.validation import check_finite, check_int, check_real
 
 __all__ = ["edge_concentration", "psnr", "ssim", "ssim_map"]
