@@ -20,18 +20,23 @@ from pathlib import Path
 
 import torch
 
-from lecturekit import scenes
-from lecturekit.images import IMAGE_SUFFIXES, SAMPLE_IMAGES, load_image, sample_image
+from lecturekit import photo_scenes, scenes
+from lecturekit.images import (IMAGE_SUFFIXES, SAMPLE_IMAGES, ImageCollection, load_image,
+                               sample_image)
 from lecturekit.models import LayeredNetwork, load_model
 from lecturekit.validation import check_at_least, check_int, check_seed, check_side
 
 __all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example",
            "REFERENCE_PHOTOS", "SEED_OFFSETS", "dream_inputs", "inversion_image", "lecture_example",
-           "photo_collection", "reference_images", "scene_collection", "scene_example",
+           "photo_collection", "photo_scene_collection", "reference_images",
+           "scene_collection", "scene_example",
            "switch_network", "top9_images"]
 
 SEED_OFFSETS: dict[str, int] = {
     "learned prior's reference scenes": 50_000,
+    "two-object photo scenes (localisation)": 100_000,
+    "photo galleries (anonymisation)": 200_000,
+    "top-9 two-object photo scenes": 300_000,
     "check: whole network guided": 4000,
     "check: score gradient": 5000,
     "check: pointing game": 5200,
@@ -40,9 +45,10 @@ SEED_OFFSETS: dict[str, int] = {
     "check: inversion, prior weights": 6300,
     "check: dream step": 7000,
 }
-"""Every offset into :func:`lecturekit.scenes.test_seeds` that the package uses, in one
-table, so that no two uses share scenes by accident (the notebooks' examples are
-:data:`EXAMPLE_SCENES` and :data:`INVERSION_SCENE`; the measurements start at 0)."""
+"""Every seed offset the package uses, into the toy's :func:`lecturekit.scenes.test_seeds`
+or the photo world's :func:`lecturekit.photo_scenes.photo_seeds`, in one table, so that no
+two uses share scenes by accident (the notebooks' toy examples are :data:`EXAMPLE_SCENES`
+and :data:`INVERSION_SCENE`; the measurements start at 0)."""
 
 EXAMPLE_SCENES: tuple[int, ...] = (16, 11, 6, 19)
 """Offsets into :func:`lecturekit.scenes.test_seeds` of the toy examples: fresh scenes
@@ -173,23 +179,31 @@ def reference_images(model: LayeredNetwork, size: int | None = None,
     return preprocess([sample_image(name) for name in REFERENCE_PHOTOS])
 
 
-def top9_images(model: LayeredNetwork) -> torch.Tensor:
-    """Images to search for the strongest activations (the top-9 view): 200 fresh scenes
-    on the toy model, the sample photographs and crops of them otherwise."""
-    return scene_collection(model, 200) if _on_scenes(model) else photo_collection(model)
+def top9_images(model: LayeredNetwork) -> ImageCollection:
+    """Images to search for the strongest activations (the top-9 view), each with its
+    source: 200 fresh scenes on the toy model; on photo networks 200 photo scenes and the
+    sample photographs with 4 crops of each (the crops share their photo's source), 212
+    sources in all."""
+    if _on_scenes(model):
+        return scene_collection(model, 200)
+    composites = photo_scene_collection(model, 200)
+    photos = photo_collection(model, crops_per_image=4)
+    return ImageCollection(torch.cat([composites.images, photos.images]),
+                           composites.sources + tuple(len(composites) + s
+                                                      for s in photos.sources))
 
 
 # --------------------------------------------------------------------------- collections
 
-def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> torch.Tensor:
-    """``n`` fresh toy scenes (evaluation seeds, never trained on) as a normalised batch.
+def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> ImageCollection:
+    """``n`` fresh toy scenes (evaluation seeds, never trained on), each its own source.
 
     The scenes are drawn at the model's input size; ``offset`` skips that many
     evaluation seeds, for a different collection.
     """
     check_at_least("n", n, 1)
     images, _, _ = scenes.make_batch(scenes.test_seeds(n, offset), size=model.input_size)
-    return model.preprocess.normalise(images)
+    return ImageCollection(model.preprocess.normalise(images), tuple(range(n)))
 
 
 def _folder_images(folder: str | Path) -> list[torch.Tensor]:
@@ -235,22 +249,36 @@ def _random_crops(image: torch.Tensor, count: int, generator: torch.Generator) -
 
 
 def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
-                     folder: str | Path | None = None, seed: int = 0) -> torch.Tensor:
-    """A normalised batch of photos for the top-9 search.
+                     folder: str | Path | None = None, seed: int = 0) -> ImageCollection:
+    """Photos for the top-9 search, each with its source (its photo).
 
     Takes the kit's sample photos (:data:`lecturekit.images.SAMPLE_IMAGES`),
     or every image file directly inside ``folder`` when one is named. Each
     photo gives its full view (the model's resize + centre crop) followed by
     ``crops_per_image`` random square crops (35-70 % of its shorter side,
-    drawn from ``seed``), each scaled to the model's input size, so small
-    photo collections still offer many different views.
+    drawn from ``seed``), each scaled to the model's input size; all of them share
+    the photo's source id.
     """
     check_at_least("crops_per_image", crops_per_image, 0)
     check_seed(seed)
     photos = _sample_images() if folder is None else _folder_images(folder)
     generator = torch.Generator().manual_seed(seed)
-    views = []
-    for photo in photos:
+    views, sources = [], []
+    for source, photo in enumerate(photos):
         views.append(photo)
         views.extend(_random_crops(photo, crops_per_image, generator))
-    return model.preprocess(views)
+        sources += [source] * (1 + crops_per_image)
+    return ImageCollection(model.preprocess(views), tuple(sources))
+
+
+def photo_scene_collection(model: LayeredNetwork, n: int = 200) -> ImageCollection:
+    """``n`` photo scenes (:mod:`lecturekit.photo_scenes`; one object in the first half, two
+    in the second) at the model's input size, each its own source."""
+    check_at_least("n", n, 2)
+    single, _ = photo_scenes.make_photo_batch(photo_scenes.photo_seeds(n - n // 2),
+                                              model.input_size)
+    double, _ = photo_scenes.make_photo_batch(
+        photo_scenes.photo_seeds(n // 2, SEED_OFFSETS["top-9 two-object photo scenes"]),
+        model.input_size, n_objects=2)
+    images = model.preprocess.normalise(torch.cat([single, double]))
+    return ImageCollection(images, tuple(range(n)))

@@ -21,7 +21,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     # ground floor: argument checks, devices, progress bars, images, filters and image
     # measures, the generated worlds
     ("lecturekit.validation", "lecturekit.devices", "lecturekit.progress", "lecturekit.images",
-     "lecturekit.filters", "lecturekit.similarity", "lecturekit.scenes"),
+     "lecturekit.filters", "lecturekit.similarity", "lecturekit.scenes",
+     "lecturekit.photo_scenes"),
     ("lecturekit.models",),                                  # the networks
     ("lecturekit.targets", "lecturekit.examples"),           # pseudo-losses; what to show
     ("lecturekit.gradient", "lecturekit.optimise"),          # the lecture's two halves

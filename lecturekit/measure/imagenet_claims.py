@@ -1,6 +1,6 @@
 """The lecture's claims on a real ImageNet network, measured on photos and classes.
 
-Three measurements for ``python -m lecturekit evaluate --model efficientnet-lite0``:
+The measurements of ``python -m lecturekit evaluate --model efficientnet-lite0``:
 
 * :func:`photo_predictions`: what the network sees in the sample photos (its
   top-3 classes), the check that its weights and normalisation are right;
@@ -11,7 +11,10 @@ Three measurements for ``python -m lecturekit evaluate --model efficientnet-lite
   the class, not an adversarial pattern that only its own network reads
   (the lecture's point about transform robustness, measured);
 * the inversion of a photograph at every layer
-  (:func:`~lecturekit.measure.inversion_claims.inversion_claims`).
+  (:func:`~lecturekit.measure.inversion_claims.inversion_claims`);
+* on the photo scenes (:mod:`lecturekit.photo_scenes`), whether saliency finds a small
+  object and the right one of two, and whether a layer's activations re-identify a
+  photograph among others of the same object.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def class_model_table(model: LayeredNetwork, judge: LayeredNetwork,
     return table
 
 
-IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion")
+IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion",
+                                         "photo_localisation", "photo_anonymisation")
 """What ``evaluate`` measures on a network trained on ImageNet."""
 
 INVERSION_STEPS = 300
@@ -99,7 +103,11 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     verdict) with ``"class_model_recipes"`` (every recipe, with counts), and
     ``"inversion"`` (the cat photograph inverted at every layer with
     :data:`INVERSION_STEPS` steps, with ``"depth_ssim_spearman"``; the steps are reported
-    as ``"inversion_steps"``). ``judge`` defaults to EfficientNet-Lite1."""
+    as ``"inversion_steps"``), ``"photo_localisation"`` (the pointing game and the
+    two-object test on photo scenes, :mod:`lecturekit.measure.photo_localisation`) and
+    ``"photo_anonymisation"`` (re-identification of photo scenes of one object from
+    each layer, :func:`~lecturekit.measure.anonymisation.photo_anonymisation`).
+    ``judge`` defaults to EfficientNet-Lite1."""
     from lecturekit.examples import inversion_image
     from lecturekit.measure.inversion_claims import inversion_claims
     from lecturekit.models import load_model
@@ -122,4 +130,10 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
         results["inversion"] = inversion_claims(model, inversion_image(model),
                                                 steps=INVERSION_STEPS)
         results["inversion_steps"] = INVERSION_STEPS
+    if "photo_localisation" in keys:
+        from lecturekit.measure.photo_localisation import photo_localisation
+        results["photo_localisation"] = photo_localisation(model)
+    if "photo_anonymisation" in keys:
+        from lecturekit.measure.anonymisation import photo_anonymisation
+        results["photo_anonymisation"] = photo_anonymisation(model)
     return results
