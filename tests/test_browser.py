@@ -5,8 +5,8 @@ sees. One JupyterLab, started by ``python -m lecturekit lab --hide-solutions`` (
 command lab.sh runs, with the teacher's option) on a copy of the course folder (toy
 model, no token), serves two tests:
 
-* the landing page: the browser opens where lab.sh's browser would, on
-  START_HERE.ipynb; it links every lecture notebook and every exercise, the file
+* the landing page: the URL the server prints and the one its browser opens are
+  both START_HERE.ipynb's; it links every lecture notebook and every exercise, the file
   browser lists notebooks/ and exercises/ but not the hidden solutions/, and a
   click on an exercise's link opens that exercise with its gaps;
 * notebook 05's setup and explorer cells run from the Run menu: moving the inversion
@@ -32,7 +32,7 @@ from browser_support import (INVERSION, INVERSION_CAPTION, ROOT, Browser, artifa
                              move_layer_slider, require_browser, serve, shut_down_kernels,
                              wait_for_new_inversion)
 
-from lecturekit.course.lab import LANDING_PAGE
+from lecturekit.course.lab import LANDING_PAGE, landing_url_path
 
 pytestmark = pytest.mark.browser
 
@@ -94,20 +94,26 @@ def _lab_command(port: int, root: Path, settings: Path, workspaces: Path) -> lis
 
 
 class Lab:
-    """A running JupyterLab: its base URL and its private runtime folder."""
+    """A running JupyterLab: its base URL, its private runtime folder and its log."""
 
-    def __init__(self, url: str, runtime: Path) -> None:
-        self.url, self.runtime = url, runtime
+    def __init__(self, url: str, runtime: Path, log: Path) -> None:
+        self.url, self.runtime, self.log = url, runtime, log
 
-    def landing_url(self) -> str:
-        """The URL the server would open in a browser for the file it was started on (read
-        from the jpserver-…-open.html file it writes into its runtime folder)."""
-        for page in sorted(self.runtime.glob("jpserver-*open.html")):
-            match = re.search(r'href="([^"]+)"', page.read_text())
-            if match and LANDING_PAGE in match.group(1):
-                return html.unescape(match.group(1))
-        raise AssertionError(f"the server wrote no browser-open file for {LANDING_PAGE} in "
-                             f"{self.runtime}: lab.sh's browser would not open the landing page")
+    def opened_url(self) -> str:
+        """The URL the server would open in a browser (read from the jpserver-…-open.html
+        file it writes into its runtime folder)."""
+        pages = sorted(self.runtime.glob("jpserver-*open.html"))
+        assert pages, f"the server wrote no browser-open file into {self.runtime}"
+        match = re.search(r'href="([^"]+)"', pages[0].read_text())
+        assert match, f"no link in {pages[0]}"
+        return html.unescape(match.group(1))
+
+    def printed_url(self) -> str:
+        """The first URL of this server that it printed (what a student copies from the
+        terminal)."""
+        urls = re.findall(rf"{re.escape(self.url)}\S*", self.log.read_text(errors="replace"))
+        assert urls, f"the server printed no URL starting with {self.url}; its log: {self.log}"
+        return urls[0]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +130,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     command = _lab_command(port, root, home / "settings", home / "workspaces")
     log = artifacts_folder(base) / "jupyterlab.log"
     with serve(command, f"{url}/api", log, root, env, rest_url=url):
-        yield Lab(url, Path(env["JUPYTER_RUNTIME_DIR"]))
+        yield Lab(url, Path(env["JUPYTER_RUNTIME_DIR"]), log)
 
 
 def _wait_for_idle_kernel(page) -> None:
@@ -163,8 +169,11 @@ def test_landing_page_leads_to_the_lectures_and_the_exercises(lab: Lab, browser:
     follow the link to the first exercise (about 15 s)."""
     page = browser.page
     page.set_default_timeout(PAGE_TIMEOUT_MS)
+    landing = f"{lab.url}{landing_url_path()}"
+    assert lab.printed_url() == landing, "the URL the server prints should open the landing page"
+    assert lab.opened_url() == landing, "the browser should open on the landing page"
     with evidence_on_failure(browser, artifacts, ".jp-NotebookPanel"):
-        page.goto(lab.landing_url())
+        page.goto(lab.printed_url())
         page.wait_for_function(f"() => window.jupyterapp?.shell?.currentWidget?.context?.path "
                                f"=== {LANDING_PAGE!r}")
         # JupyterLab points a relative link at the file's download URL (/files/<path>) and

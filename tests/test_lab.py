@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lecturekit.course.folders import course_folder
-from lecturekit.course.lab import HIDDEN_FOR_STUDENTS, LANDING_PAGE, lab_arguments
+from lecturekit.course.lab import HIDDEN_FOR_STUDENTS, LANDING_PAGE, lab_arguments, landing_url_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,16 @@ def test_the_landing_page_shows_the_gap_and_the_check_as_the_exercises_have_them
 def test_lab_serves_the_whole_course_folder_and_opens_the_landing_page():
     arguments = lab_arguments(ROOT)
     assert arguments == [f"--ServerApp.root_dir={ROOT}",
-                         f"--ServerApp.file_to_run={ROOT / LANDING_PAGE}"]
+                         f"--LabApp.default_url=/lab/tree/{LANDING_PAGE}"]
+    assert landing_url_path() == "/lab/tree/START_HERE.ipynb"
+
+
+def test_the_landing_pages_links_read_as_links_not_as_code():
+    cells = json.loads((ROOT / LANDING_PAGE).read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown")
+    titles = re.findall(r"\[([^\]]*)\]\(", text)
+    assert len(titles) >= 10
+    assert not [title for title in titles if "`" in title or "/" in title], titles
 
 
 def test_hide_solutions_adds_them_to_the_servers_hidden_globs(tmp_path):

@@ -4,8 +4,10 @@
 The server's root is the course folder (the checkout), not ``notebooks/``:
 a Jupyter server serves nothing above its root, so a student must be able to
 reach ``notebooks/``, ``exercises/`` and the landing page
-:data:`LANDING_PAGE` from one file browser. The browser opens on the landing
-page, which links the lecture notebooks and the homework.
+:data:`LANDING_PAGE` from one file browser. The landing page, which links the
+lecture notebooks and the homework, is the server's default URL: the browser
+opens on it, the URL the server prints (with its token) leads to it, and so
+does the server's bare address.
 
 ``--hide-solutions`` adds ``solutions`` to the server's ``hide_globs``: the
 folder disappears from the file browser, and nothing more. Students who have
@@ -19,10 +21,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from lecturekit.course.folders import course_folder
 
-__all__ = ["HIDDEN_FOR_STUDENTS", "LANDING_PAGE", "add_subcommand", "lab_arguments"]
+__all__ = ["HIDDEN_FOR_STUDENTS", "LANDING_PAGE", "add_subcommand", "lab_arguments",
+           "landing_url_path"]
 
 LANDING_PAGE = "START_HERE.ipynb"
 """The notebook at the course folder's root that the Lab opens on."""
@@ -30,14 +34,22 @@ HIDDEN_FOR_STUDENTS = ("solutions",)
 """What ``--hide-solutions`` hides from the file browser."""
 
 
+def landing_url_path() -> str:
+    """The path of the landing page in JupyterLab, relative to the server's base URL."""
+    return f"/lab/tree/{quote(LANDING_PAGE)}"
+
+
 def lab_arguments(root: str | Path, hide_solutions: bool = False) -> list[str]:
     """The options of ``jupyter lab`` that serve the course folder ``root``: the server's root,
-    the landing page to open (when ``root`` has one), and, when asked, the solutions hidden from
-    the file browser (added to jupyter_server's default ``hide_globs``)."""
+    the landing page as the default URL (when ``root`` has one), and, when asked, the solutions
+    hidden from the file browser (added to jupyter_server's default ``hide_globs``).
+
+    The default URL, not ``ServerApp.file_to_run``: with ``file_to_run`` the browser opens
+    the file, but the URL the server prints is still the Lab's empty Launcher."""
     root = Path(root).resolve()
     arguments = [f"--ServerApp.root_dir={root}"]
     if (root / LANDING_PAGE).is_file():
-        arguments.append(f"--ServerApp.file_to_run={root / LANDING_PAGE}")
+        arguments.append(f"--LabApp.default_url={landing_url_path()}")
     if hide_solutions:
         from jupyter_server.services.contents.manager import ContentsManager
 
