@@ -19,6 +19,8 @@ for artifacts and skipping are in tests/browser_support.py.
 from __future__ import annotations
 
 import html
+import json
+import platform
 import re
 import sys
 from collections.abc import Iterator
@@ -33,10 +35,12 @@ from browser_support import (INVERSION, INVERSION_CAPTION, ROOT, Browser, artifa
                              wait_for_new_inversion)
 
 from lecturekit.course.lab import LANDING_PAGE, landing_url_path
+from lecturekit.course.regions import render
 
 pytestmark = pytest.mark.browser
 
 NOTEBOOK = "notebooks/05_inversion.ipynb"
+AS_STORED = "notebooks/00_getting_started.ipynb"  # copied with its outputs and metadata
 EXPLORER_CALL = "lk.widgets.inversion_explorer("
 EXERCISE = "exercises/hw1_relu_rules.ipynb"
 PAGE_TIMEOUT_MS = 60_000          # JupyterLab loaded, kernel idle
@@ -62,10 +66,25 @@ def _copy_without_outputs(source: Path, target: Path) -> None:
 
 def _course_copy(root: Path) -> None:
     """The course folder as a student's checkout has it: the landing page, the lecture
-    notebooks, the exercises and the solutions."""
+    notebooks, the exercises and the solutions; AS_STORED as it is stored, with its outputs
+    and metadata (:func:`_copy_as_stored`)."""
     for pattern in (LANDING_PAGE, "notebooks/*.ipynb", "exercises/*.ipynb", "solutions/*.ipynb"):
         for path in ROOT.glob(pattern):
             _copy_without_outputs(path, root / path.relative_to(ROOT))
+    _copy_as_stored(ROOT / AS_STORED, root / AS_STORED)
+
+
+def _copy_as_stored(source: Path, target: Path) -> None:
+    """Copy a notebook byte for byte, except for a stored language_info.version other than
+    this Python's: the Lab writes the running kernel's version, so another Python would
+    change the file for a reason that has nothing to do with the kit."""
+    text = source.read_text(encoding="utf-8")
+    notebook = json.loads(text)
+    info = notebook["metadata"].get("language_info", {})
+    if info.get("version", platform.python_version()) != platform.python_version():
+        info["version"] = platform.python_version()
+        text = render(notebook)
+    target.write_text(text, encoding="utf-8")
 
 
 def _write_lab_settings(settings: Path) -> None:
@@ -94,10 +113,11 @@ def _lab_command(port: int, root: Path, settings: Path, workspaces: Path) -> lis
 
 
 class Lab:
-    """A running JupyterLab: its base URL, its private runtime folder and its log."""
+    """A running JupyterLab: its base URL, its course folder, its private runtime folder and
+    its log."""
 
-    def __init__(self, url: str, runtime: Path, log: Path) -> None:
-        self.url, self.runtime, self.log = url, runtime, log
+    def __init__(self, url: str, root: Path, runtime: Path, log: Path) -> None:
+        self.url, self.root, self.runtime, self.log = url, root, runtime, log
 
     def opened_url(self) -> str:
         """The URL the server would open in a browser (read from the jpserver-…-open.html
@@ -130,7 +150,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     command = _lab_command(port, root, home / "settings", home / "workspaces")
     log = artifacts_folder(base) / "jupyterlab.log"
     with serve(command, f"{url}/api", log, root, env, rest_url=url):
-        yield Lab(url, Path(env["JUPYTER_RUNTIME_DIR"]), log)
+        yield Lab(url, root, Path(env["JUPYTER_RUNTIME_DIR"]), log)
 
 
 def _wait_for_idle_kernel(page) -> None:
@@ -204,6 +224,38 @@ def test_landing_page_leads_to_the_lectures_and_the_exercises(lab: Lab, browser:
         page.screenshot(path=artifacts / "exercise-opened-from-landing-page.png")
     browser.assert_no_errors(artifacts)
     shut_down_kernels(lab.url)  # the two notebooks' idle kernels: not needed by the next test
+
+
+def test_opening_a_stored_notebook_changes_nothing(lab: Lab, browser: Browser,
+                                                   artifacts: Path) -> None:
+    """Open a lecture notebook with its stored outputs and metadata, let its kernel start
+    (when the Lab writes the kernel's metadata into it), close it: no unsaved-changes mark
+    at any point, and the file is byte for byte what it was (about 10 s)."""
+    page = browser.page
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    before = (lab.root / AS_STORED).read_bytes()
+    with evidence_on_failure(browser, artifacts, ".jp-NotebookPanel"):
+        page.goto(f"{lab.url}/lab/tree/{AS_STORED}?reset")
+        _wait_for_idle_kernel(page)
+        dirty = page.evaluate(
+            """async () => {
+                   const panel = window.jupyterapp.shell.currentWidget;
+                   const kernel = panel.sessionContext.session.kernel;
+                   await Promise.all([kernel.info, kernel.spec]);  // the Lab's updates ran
+                   return panel.context.model.dirty;
+               }""")
+        tab = page.locator(".lm-TabBar-tab", has_text=Path(AS_STORED).name)
+        assert not dirty and "jp-mod-dirty" not in (tab.get_attribute("class") or ""), \
+            f"{AS_STORED} opens with unsaved changes: its stored metadata is not what the Lab writes"
+        # close once the kernel has answered every request (the debugger's state request
+        # among them: closing before its reply logs an error)
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                               ".session.kernel._futures.size === 0")
+        page.evaluate("() => window.jupyterapp.commands.execute('application:close')")
+        tab.wait_for(state="detached")
+    browser.assert_no_errors(artifacts)
+    shut_down_kernels(lab.url)
+    assert (lab.root / AS_STORED).read_bytes() == before, f"the Lab rewrote {AS_STORED}"
 
 
 def test_inversion_explorer_reacts_in_jupyterlab(lab: Lab, browser: Browser,
