@@ -23,6 +23,7 @@ import json
 import platform
 import re
 import sys
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +32,8 @@ import pytest
 from browser_support import artifacts, browser  # noqa: F401  (fixtures)
 from browser_support import (INVERSION, INVERSION_CAPTION, ROOT, Browser, artifacts_folder,
                              control, evidence_on_failure, free_port, jupyter_environment,
-                             move_layer_slider, require_browser, serve, shut_down_kernels,
-                             wait_for_new_inversion)
+                             move_layer_slider, request, require_browser, serve,
+                             shut_down_kernels, wait_for_new_inversion)
 
 from lecturekit.course.lab import LANDING_PAGE, landing_url_path
 from lecturekit.course.regions import render
@@ -87,29 +88,29 @@ def _copy_as_stored(source: Path, target: Path) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-def _write_lab_settings(settings: Path) -> None:
-    """User settings that keep JupyterLab quiet: no news or update checks, no toasts."""
-    folder = settings / "@jupyterlab" / "apputils-extension"
-    folder.mkdir(parents=True)
-    (folder / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}')
-
-
-def _lab_command(port: int, root: Path, settings: Path, workspaces: Path) -> list[str]:
-    """lab.sh's command with the teacher's --hide-solutions, plus what a test needs: a
-    token-less server on 127.0.0.1 that opens no browser and checks for nothing."""
-    return [sys.executable, "-m", "lecturekit", "lab", "--hide-solutions", f"--root={root}",
+def _lab_command(port: int, root: Path, home: Path, *options: str) -> list[str]:
+    """lab.sh's command with ``options`` (the teacher's --hide-solutions or --teacher), plus
+    what a test needs: a token-less server on 127.0.0.1 that opens no browser, with private
+    settings and workspaces. News and update checks are left as the kit sets them."""
+    return [sys.executable, "-m", "lecturekit", "lab", *options, f"--root={root}",
             "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
             "--ServerApp.token=", "--ServerApp.password=",
             # the clean-up's REST calls (DELETE kernels, POST shutdown) carry no XSRF
             # cookie; the server has no token anyway and listens on 127.0.0.1 only
             "--ServerApp.disable_check_xsrf=True",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the kernel's state
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={workspaces}"]
+            f"--LabApp.user_settings_dir={home / 'settings'}",
+            f"--LabApp.workspaces_dir={home / 'workspaces'}"]
+
+
+def _page_config(url: str) -> dict:
+    """The page config a Lab at ``url`` hands its browser (the JSON in its /lab page)."""
+    page = request(f"{url}/lab").decode()
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page, re.S)
+    assert match, f"no page config in {url}/lab"
+    return json.loads(match.group(1))
 
 
 class Lab:
@@ -143,11 +144,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("lab")
     root, home = base / "course", base / "jupyter-home"
     _course_copy(root)
-    _write_lab_settings(home / "settings")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = jupyter_environment(home)
-    command = _lab_command(port, root, home / "settings", home / "workspaces")
+    command = _lab_command(port, root, home, "--hide-solutions")
     log = artifacts_folder(base) / "jupyterlab.log"
     with serve(command, f"{url}/api", log, root, env, rest_url=url):
         yield Lab(url, root, Path(env["JUPYTER_RUNTIME_DIR"]), log)
@@ -222,8 +222,61 @@ def test_landing_page_leads_to_the_lectures_and_the_exercises(lab: Lab, browser:
         gap.wait_for()
         assert "# YOUR CODE HERE" in gap.inner_text()
         page.screenshot(path=artifacts / "exercise-opened-from-landing-page.png")
+        _assert_a_students_lab(page, lab.url)
     browser.assert_no_errors(artifacts)
     shut_down_kernels(lab.url)  # the two notebooks' idle kernels: not needed by the next test
+
+
+NBGRADER_TEACHER_PLUGINS = {f"@jupyter/nbgrader:{name}" for name in (
+    "menu", "formgrader", "create-assignment", "validate-assignment", "course-list")}
+NEWS = "@jupyterlab/apputils-extension:notification"
+
+
+def _news_default(url: str) -> str:
+    """The default of the Lab's fetchNews setting ("none" makes the Lab ask about news)."""
+    plugin = json.loads(request(f"{url}/lab/api/settings/{NEWS}"))
+    return plugin["schema"]["properties"]["fetchNews"]["default"]
+
+
+def _assert_a_students_lab(page, url: str) -> None:
+    """A student's Lab, seen with an exercise open: the Assignments menu but not nbgrader's
+    own menu, no Create Assignment sidebar, no Validate button, no news prompt; on the
+    server, no formgrader."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile("^Assignments$")).wait_for()
+    menus = page.locator(".lm-MenuBar-item").all_inner_texts()
+    assert "Nbgrader" not in menus, f"nbgrader's teacher menu is shown to students: {menus}"
+    sidebar = page.locator(".jp-SideBar .lm-TabBar-tab").evaluate_all(
+        "tabs => tabs.map(tab => tab.title)")
+    assert not [title for title in sidebar if "Create Assignment" in title], sidebar
+    toolbar = page.locator(".jp-NotebookPanel:visible .jp-NotebookPanel-toolbar").inner_text()
+    assert "Validate" not in toolbar, f"nbgrader's Validate button is shown: {toolbar!r}"
+    toasts = page.locator(".Toastify__toast").all_inner_texts()
+    assert not [text for text in toasts if "news" in text], f"a news prompt: {toasts}"
+    assert _news_default(url) == "false"
+    disabled = set(_page_config(url)["disabledExtensions"])
+    assert NBGRADER_TEACHER_PLUGINS <= disabled, disabled
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        request(f"{url}/formgrader")
+
+
+def test_the_teachers_lab_keeps_nbgraders_tools(tmp_path: Path) -> None:
+    """`lab --teacher` starts the Lab with nbgrader's teacher tools: its plugins are handed to
+    the browser and none is disabled, the formgrader answers; no news prompt either (a
+    server and its page config, no browser: about 10 s)."""
+    require_browser("jupyterlab", "nbgrader")
+    port, root, home = free_port(), tmp_path / "course", tmp_path / "jupyter-home"
+    (root / "notebooks").mkdir(parents=True)
+    url = f"http://127.0.0.1:{port}"
+    command = _lab_command(port, root, home, "--teacher")
+    log = artifacts_folder(tmp_path) / "jupyterlab-teacher.log"
+    with serve(command, f"{url}/api", log, root, jupyter_environment(home), rest_url=url):
+        config = _page_config(url)
+        request(f"{url}/formgrader")  # answers (200), where a student's Lab has no formgrader
+        news = _news_default(url)
+    assert "@jupyter/nbgrader" in [extension["name"] for extension in
+                                   config["federated_extensions"]]
+    assert not NBGRADER_TEACHER_PLUGINS & set(config["disabledExtensions"])
+    assert news == "false"
 
 
 def test_opening_a_stored_notebook_changes_nothing(lab: Lab, browser: Browser,
