@@ -88,13 +88,13 @@ def test_the_readme_builds_and_installs_a_wheel():
                commands(section("For teachers"), "pip"))
 
 
-def test_the_wheel_holds_the_weights_the_presentation_page_and_the_labs_config(installed):
+def test_the_wheel_holds_the_weights_the_presentation_page_and_the_jupyter_config(installed):
     from lecturekit.course.lab import CONFIG
 
     names = zipfile.ZipFile(installed["wheel"]).namelist()
     configs = [f"lecturekit/course/{path.relative_to(CONFIG.parent).as_posix()}"
-               for path in CONFIG.rglob("*.json")]
-    assert len(configs) == 4, configs
+               for path in CONFIG.rglob("*") if path.is_file() and path.suffix in (".json", ".py")]
+    assert len(configs) == 5, configs  # the Labs' four JSON files and the page's voila.py
     for needed in ("lecturekit/weights/toy_alexnet.pt", "lecturekit/weights/toy_alexnet.json",
                    "lecturekit/course/present.ipynb", "lecturekit/__main__.py", *configs):
         assert needed in names, needed

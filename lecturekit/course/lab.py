@@ -46,7 +46,7 @@ LANDING_PAGE = "START_HERE.ipynb"
 """The notebook at the course folder's root that the Lab opens on."""
 HIDDEN_FOR_STUDENTS = ("solutions",)
 """What ``--hide-solutions`` hides from the file browser."""
-CONFIG = Path(__file__).with_name("lab_config")
+CONFIG = Path(__file__).with_name("jupyter_config")
 """Jupyter configuration folders shipped with the package: ``quiet`` (every Lab: no news
 prompt, no update check) and ``student`` (nbgrader's teacher tools off, the assignment list
 under an *Assignments* menu)."""
