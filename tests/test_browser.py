@@ -3,17 +3,21 @@
 The widget tests drive the explorers from Python; these tests check what a student
 sees. One JupyterLab, started by ``python -m lecturekit lab --hide-solutions`` (the
 command lab.sh runs, with the teacher's option) on a copy of the course folder (toy
-model, no token), serves two tests:
+model, no token), serves three tests:
 
 * the landing page: the URL the server prints and the one its browser opens are
   both START_HERE.ipynb's; it links every lecture notebook and every exercise, the file
   browser lists notebooks/ and exercises/ but not the hidden solutions/, and a
-  click on an exercise's link opens that exercise with its gaps;
+  click on an exercise's link opens that exercise with its gaps; the Lab is a
+  student's (nbgrader's assignment list but none of its teacher tools, no news prompt);
+* a lecture notebook opened with its stored outputs shows no unsaved changes and is
+  byte for byte the same file after it is closed;
 * notebook 05's setup and explorer cells run from the Run menu: moving the inversion
   explorer's layer slider and its prior changes the caption and the reconstruction.
 
-The server's log goes to the artifacts folder too. Helpers, fixtures and the rules
-for artifacts and skipping are in tests/browser_support.py.
+A second Lab, started with ``--teacher``, is asked for its page config only: nbgrader's
+teacher tools are all there. The servers' logs go to the artifacts folder too. Helpers,
+fixtures and the rules for artifacts and skipping are in tests/browser_support.py.
 """
 
 from __future__ import annotations

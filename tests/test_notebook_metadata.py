@@ -97,8 +97,10 @@ def test_the_command_line_names_the_files_it_changed_and_a_file_that_is_no_noteb
     bad.write_text("{not json", encoding="utf-8")
     assert main([str(good)]) == 0
     assert capsys.readouterr().out == f"normalised {good}\n"
-    assert main([str(good), str(bad)]) == 2
-    assert f"{bad} is not a valid notebook" in capsys.readouterr().err
+    good.write_text(render(_notebook()), encoding="utf-8")
+    assert main([str(bad), str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert f"{bad} is not a valid notebook" in err and out == f"normalised {good}\n"
     result = subprocess.run([sys.executable, "-m", "lecturekit.course.notebook_metadata",
                              str(good)], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == ""  # already normal: nothing to say

@@ -85,8 +85,9 @@ def normalise_file(path: str | Path, python_version: str | None = None) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lecturekit.course.notebook_metadata NOTEBOOK...``: normalise each file,
-    print the ones changed; exit code 2 naming a file that is missing or not a notebook."""
+    """``python -m lecturekit.course.notebook_metadata NOTEBOOK...``: normalise each file and
+    print the ones changed; a file that is missing or not a notebook is named on stderr and
+    makes the exit code 2."""
     parser = argparse.ArgumentParser(prog="python -m lecturekit.course.notebook_metadata",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", type=Path)
@@ -94,14 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="language_info.version to write (default: the stored one, else "
                              "this Python's)")
     args = parser.parse_args(argv)
-    try:
-        changed = [path for path in args.notebooks if normalise_file(path, args.python_version)]
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for path in changed:
-        print(f"normalised {path}")
-    return 0
+    failed = False
+    for path in args.notebooks:  # one bad file does not stop the others
+        try:
+            if normalise_file(path, args.python_version):
+                print(f"normalised {path}")
+        except (OSError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            failed = True
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
