@@ -23,8 +23,10 @@ server. nbgrader's assignment list stays, under a menu of its own, *Assignments*
 students fetch and submit their homework there. No Lab asks whether to fetch
 Jupyter's news or checks for updates. All of this is configuration shipped in the
 package (:data:`CONFIG`), put in front of ``JUPYTER_CONFIG_PATH`` for the Lab's
-process only: the user's own Jupyter configuration is neither read differently
-nor written, and a setting the user made still wins over these defaults.
+process only, so nothing the user owns is written. The user's own configuration
+still applies; where it names the same thing, the teacher tools stay off (use
+``--teacher``), while news and update checks are only defaults that the user's
+settings (Settings Editor) override.
 """
 
 from __future__ import annotations
