@@ -303,7 +303,8 @@ def test_opening_a_stored_notebook_changes_nothing(lab: Lab, browser: Browser,
                }""")
         tab = page.locator(".lm-TabBar-tab", has_text=Path(AS_STORED).name)
         assert not dirty and "jp-mod-dirty" not in (tab.get_attribute("class") or ""), \
-            f"{AS_STORED} opens with unsaved changes: its stored metadata is not what the Lab writes"
+            f"{AS_STORED} opens with unsaved changes: its stored metadata is not what the " \
+            f"Lab writes"
         # close once the kernel has answered every request (the debugger's state request
         # among them: closing before its reply logs an error)
         page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
