@@ -106,14 +106,20 @@ _RANGE_TOLERANCE = 1e-6
 class ImageCollection:
     """A normalised batch ``images`` (N, 3, H, W) to search (the top-9 view), with the
     ``sources`` each image comes from (one id per image: crops of one photo share theirs),
-    so that a search can keep at most one image per source."""
+    so that a search can keep at most one image per source, and, where known, the
+    ``objects`` in each image: per image a tuple of ``(class name, (top, left, bottom,
+    right))``, empty for images whose content is not known (all empty: ``()``)."""
     images: torch.Tensor
     sources: tuple[int, ...]
+    objects: tuple[tuple[tuple[str, tuple[int, int, int, int]], ...], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.sources) != self.images.shape[0]:
             raise ValueError(f"sources must give one id per image: {self.images.shape[0]} "
                              f"images, {len(self.sources)} sources")
+        if self.objects and len(self.objects) != self.images.shape[0]:
+            raise ValueError(f"objects must give one tuple per image: {self.images.shape[0]} "
+                             f"images, {len(self.objects)} tuples")
 
     def __len__(self) -> int:
         return self.images.shape[0]

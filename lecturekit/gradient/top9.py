@@ -269,6 +269,20 @@ def top9(model: LayeredNetwork, images: torch.Tensor | ImageCollection, layer: s
     return results
 
 
+def objects_seen(tops: list[TopActivation], collection: ImageCollection) -> list[str]:
+    """For each of ``tops`` (found in ``collection``), the class of the object whose box holds
+    the centre of the patch its unit sees, or ``""`` (no object there, or an image whose
+    objects are not known): what a top-9 grid shows, counted."""
+    seen = []
+    for top in tops:
+        objects = collection.objects[top.image_index] if collection.objects else ()
+        y = (top.box[0] + top.box[2]) / 2
+        x = (top.box[1] + top.box[3]) / 2
+        names = [name for name, (t, l, b, r) in objects if t <= y < b and l <= x < r]
+        seen.append(names[0] if names else "")
+    return seen
+
+
 DISPLAY_PERCENTILE = 99.0
 """A projection is shown scaled to this percentile of its own magnitudes: sparse
 projections (a few strong pixels) stay visible instead of fading to grey."""
@@ -295,6 +309,36 @@ def strongest_unit(activation: torch.Tensor) -> tuple[int, int, int]:
                          f"{getattr(activation, 'shape', type(activation).__name__)}")
     channel, y, x = (int(i) for i in torch.unravel_index(activation.argmax(), activation.shape))
     return channel, y, x
+
+
+@torch.no_grad()
+def _mean_peak(model: LayeredNetwork, images: torch.Tensor, layer: str,
+               batch_size: int) -> torch.Tensor:
+    """Per channel, the mean over ``images`` of each image's largest rectified activation."""
+    total = 0
+    for start in range(0, images.shape[0], batch_size):
+        activation = model.forward_to(images[start:start + batch_size].to(model.device), layer)
+        peaks = activation.clamp(min=0)
+        peaks = peaks.flatten(2).amax(dim=2) if peaks.ndim == 4 else peaks
+        total = total + peaks.sum(0)
+    return torch.as_tensor(total).cpu() / images.shape[0]
+
+
+def most_selective_channel(model: LayeredNetwork, examples: torch.Tensor,
+                           images: torch.Tensor | ImageCollection, layer: str,
+                           batch_size: int = 50) -> int:
+    """The channel of ``layer`` that responds to the ``examples`` (images of one object) most
+    strongly compared with the whole collection ``images``: the ratio of its mean peak
+    activation on the examples to that on the collection (a candidate detector of the
+    object, whose top 9 in the collection can then be looked at)."""
+    images, _ = _images_and_sources(images)
+    for name, batch in (("examples", examples), ("images", images)):
+        model.check_batch(batch, name)
+    model.check_layer(layer)
+    check_at_least("batch_size", batch_size, 1)
+    on_examples = _mean_peak(model, examples, layer, batch_size)
+    overall = _mean_peak(model, images, layer, batch_size)
+    return int((on_examples / (overall + 1e-3 * overall.mean().clamp_min(1e-12))).argmax())
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from torch import nn
 
 from lecturekit.models.network import LayeredNetwork
 
-__all__ = ["LayerGeometry", "layer_geometry", "lecture_correspondence"]
+__all__ = ["LayerGeometry", "layer_geometry", "layer_roles", "lecture_correspondence"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,16 @@ def lecture_correspondence(model: LayeredNetwork,
             found[row.layer] = [r.layer for r in theirs
                                 if not r.vector and r.stride == row.stride]
     return found
+
+
+def layer_roles(model: LayeredNetwork, alexnet: LayeredNetwork) -> str:
+    """A table, one row per layer of ``model``: its maps' side, stride and receptive field at
+    the input size, and the layers of ``alexnet`` with the same role
+    (:func:`lecture_correspondence`)."""
+    names = lecture_correspondence(model, alexnet)
+    rows = [f"{'layer':<8}{'maps':>6}{'stride':>8}{'field':>7}  AlexNet's layers of that role"]
+    for row in layer_geometry(model):
+        maps = "vector" if row.vector else f"{row.resolution}"
+        rows.append(f"{row.layer:<8}{maps:>6}{row.stride:>8}{row.receptive_field:>7}  "
+                    f"{', '.join(names[row.layer]) or '(none: finer than conv1)'}")
+    return "\n".join(rows)
