@@ -1,7 +1,8 @@
-"""The README's sections and code blocks, for tests that run the steps the README shows.
+"""The sections and code blocks of the README and of docs/, for tests that run the steps
+these documents show.
 
-A test that proves a README step imports the command from here (or asserts that
-the command it runs is there), so the README cannot drift from what was run.
+A test that proves a documented step imports the command from here (or asserts that
+the command it runs is there), so the documents cannot drift from what was run.
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+TEACHING = DOCS / "teaching.md"  # for teachers: homework, nbgrader, lecture hall, wheel
+TESTING = DOCS / "testing.md"  # the test suite, storing a notebook's outputs
+REFERENCE = DOCS / "reference.md"  # set-up, networks, errors, scenes, command line
+MEASURED = DOCS / "measured.md"  # the measured claims and speed
 
 
-def section(title: str) -> str:
-    """The text of the README section ``## title`` up to the next ``## `` heading."""
-    text = README.read_text(encoding="utf-8")
+def section(title: str, document: Path = README) -> str:
+    """The text of the section ``## title`` of ``document`` (the README unless named) up
+    to the next ``## `` heading."""
+    text = document.read_text(encoding="utf-8")
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
-    assert match, f"README.md has no section '## {title}'"
+    assert match, f"{document.relative_to(ROOT)} has no section '## {title}'"
     return match.group(1)
 
 

@@ -93,12 +93,12 @@ def test_other_commands_still_refuse_unknown_options():
     assert result.returncode == 2 and "unrecognized arguments: --port 1" in result.stderr
 
 
-def test_lab_sh_runs_the_lab_command_and_the_readme_shows_its_teacher_option():
-    from readme_support import section
+def test_lab_sh_runs_the_lab_command_and_the_docs_show_its_hide_solutions_option():
+    from readme_support import TEACHING, section
 
     lines = (ROOT / "scripts" / "lab.sh").read_text().splitlines()
     assert lines[-1] == 'exec python -m lecturekit lab "$@"'
-    assert "bash scripts/lab.sh --hide-solutions" in section("For teachers")
+    assert "bash scripts/lab.sh --hide-solutions" in section("Hiding the solutions", TEACHING)
 
 
 def _exec_of_lab(monkeypatch, tmp_path, *options: str) -> tuple[list[str], dict[str, str]]:

@@ -1,7 +1,7 @@
-"""nbgrader's own commands on the kit's homework, exactly as the README's "For teachers" shows.
+"""nbgrader's own commands on the kit's homework, exactly as docs/teaching.md shows them.
 
-In a temporary course folder with the README's nbgrader_config.py, the test runs the
-README's nbgrader command lines in order: the teacher generates and releases hw1, two
+In a temporary course folder with the documented nbgrader_config.py, the test runs the
+documented nbgrader command lines in order: the teacher generates and releases hw1, two
 students fetch it and submit (alice the teacher's solutions, bob the same with the
 Deconvnet rule written as plain backprop, a classic mistake), the teacher collects,
 autogrades and exports. nbgrader's gradebook must then give alice every autograded
@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_support import jupyter_environment
-from readme_support import code_blocks, commands, section
+from readme_support import TEACHING, code_blocks, commands, section
 
 from lecturekit.course.regions import CODE_BEGIN, CODE_END, MARKDOWN_BEGIN, MARKDOWN_END
 
@@ -41,16 +41,16 @@ WRONG_FUNCTION = "def deconvnet_relu"
 
 
 def _teachers_config() -> str:
-    """The nbgrader_config.py the README tells a teacher to write."""
-    blocks = [block for block in code_blocks(section("For teachers"), "python")
+    """The nbgrader_config.py docs/teaching.md tells a teacher to write."""
+    blocks = [block for block in code_blocks(section("Grading with nbgrader", TEACHING), "python")
               if "c.CourseDirectory.course_id" in block]
-    assert len(blocks) == 1, "the README's 'For teachers' shows one nbgrader_config.py"
+    assert len(blocks) == 1, "docs/teaching.md's 'Grading with nbgrader' shows one nbgrader_config.py"
     return blocks[0]
 
 
 def _steps() -> dict[str, str]:
-    """The README's nbgrader command lines, by sub-command."""
-    lines = commands(section("For teachers"), "nbgrader")
+    """docs/teaching.md's nbgrader command lines, by sub-command."""
+    lines = commands(section("Grading with nbgrader", TEACHING), "nbgrader")
     steps = {line.split()[1]: line for line in lines}
     assert list(steps) == ["generate_assignment", "release_assignment", "fetch_assignment",
                            "submit", "collect", "autograde", "export"], lines
@@ -92,12 +92,12 @@ def _fill(fetched: Path, source: nbformat.NotebookNode, wrong: bool) -> None:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A course folder that went through every step of the README."""
+    """A course folder that went through every step of docs/teaching.md."""
     steps = _steps()
     base = tmp_path_factory.mktemp("nbgrader")
     course, exchange = base / "course", base / "exchange"
     exchange.mkdir(mode=0o777)
-    exchange.chmod(0o777)  # as the README says: writable by every user
+    exchange.chmod(0o777)  # as docs/teaching.md says: writable by every user
     env = jupyter_environment(base / "jupyter-home",
                               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     global_config = Path(env["JUPYTER_CONFIG_DIR"])

@@ -1,6 +1,6 @@
 """The presentation mode: the page, the figure gallery, and Voilà serving the page to Chromium.
 
-The browser test runs the README's command line
+The browser test runs docs/teaching.md's command line
 ``python -m lecturekit present --model toy --no-browser --port 8866`` (on a free port,
 listening on 127.0.0.1 only) from a folder that is not the checkout, with
 ``LECTUREKIT_MODEL`` set to another network so that ``--model`` has to win. It checks
@@ -32,11 +32,12 @@ from browser_support import (INVERSION, INVERSION_CAPTION, RECONSTRUCTION, Brows
                              artifacts_folder, evidence_on_failure, free_port,
                              jupyter_environment, move_layer_slider, request, require_browser,
                              serve)
-from readme_support import commands, section
+from readme_support import TEACHING, commands, section
 
 from lecturekit.course import present
 
-README_COMMAND = "python -m lecturekit present --model toy --no-browser --port"
+DOCUMENTED_COMMAND = "python -m lecturekit present --model toy --no-browser --port"
+LECTURE_HALL = "Showing the explorers in a lecture hall"  # the section of docs/teaching.md
 PAGE_TIMEOUT_MS = 300_000   # Voilà runs the whole page (model, two explorers, one figure) first
 
 
@@ -58,8 +59,8 @@ def test_the_page_ships_with_the_package_and_builds_everything_through_lk():
     assert present.PAGE.parent == Path(present.__file__).parent  # package data, not the checkout
 
 
-def test_the_readme_shows_the_command_the_browser_test_runs():
-    assert f"{README_COMMAND} 8866" in commands(section("For teachers"), "python")
+def test_the_docs_show_the_command_the_browser_test_runs():
+    assert f"{DOCUMENTED_COMMAND} 8866" in commands(section(LECTURE_HALL, TEACHING), "python")
 
 
 def _options(command: list[str], name: str) -> list[str]:
@@ -223,8 +224,8 @@ def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Bro
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = jupyter_environment(tmp_path / "jupyter-home", LECTUREKIT_MODEL="alexnet-random")
-    line = next(line for line in commands(section("For teachers"), "python")
-                if line.startswith(README_COMMAND))  # the README's line, on a free port
+    line = next(line for line in commands(section(LECTURE_HALL, TEACHING), "python")
+                if line.startswith(DOCUMENTED_COMMAND))  # the documented line, on a free port
     command = [sys.executable, *shlex.split(line.replace("8866", str(port)))[1:],
                "--Voila.ip=127.0.0.1", f"--cull-after={CULL_AFTER_S}"]
     log = artifacts_folder(tmp_path) / "voila.log"

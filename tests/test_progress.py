@@ -77,12 +77,13 @@ def test_a_notebook_cell_shows_the_widget_bar(monkeypatch, tmp_path, value, widg
     assert not [output for output in outputs if output.get("name") == "stderr"]
 
 
-def test_the_readme_command_stores_outputs_without_bars(tmp_path):
-    """The README's command for storing a notebook's outputs, run on a small notebook of
+def test_the_documented_command_stores_outputs_without_bars(tmp_path):
+    """docs/testing.md's command for storing a notebook's outputs, run on a small notebook of
     the same kind (a long cell), saves the cell's output and no progress bar."""
-    from readme_support import code_blocks, section
+    from readme_support import TESTING, code_blocks, section
 
-    command = next(block for block in code_blocks(section("The notebooks"), "bash")
+    storing = section("Storing a notebook's outputs again", TESTING)
+    command = next(block for block in code_blocks(storing, "bash")
                    if "nbconvert" in block).replace("\\\n", " ").strip()
     assert command.startswith("cd notebooks && LECTUREKIT_PROGRESS=0 ")
     notebook = _dream_notebook("print(", ".image.shape)")

@@ -3,7 +3,7 @@
 What this proves and how. The wheel is built from a copy of the files a build needs
 (pyproject.toml, README.md, lecturekit/), so nothing is written into the checkout,
 offline with the test environment's setuptools (``--no-build-isolation``), as the
-README's ``pip wheel`` line with that flag added. It is installed, not editable and
+``pip wheel`` line of docs/teaching.md with that flag added. It is installed, not editable and
 without dependencies, into a fresh virtual environment made with ``venv
 --without-pip``. That environment sees the test environment's packages (PyTorch,
 Jupyter, ...) through a ``.pth`` file that lists their site-packages folders as plain
@@ -32,10 +32,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from readme_support import commands, section
+from readme_support import TEACHING, commands, section
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "00_getting_started.ipynb"
+WHEEL = "Installing the kit without the repository (JupyterHub, Colab)"  # docs/teaching.md
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str],
@@ -81,11 +82,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "elsewhere": elsewhere, "env": env}
 
 
-def test_the_readme_builds_and_installs_a_wheel():
-    lines = commands(section("For teachers"), "python")
+def test_the_docs_build_and_install_a_wheel():
+    lines = commands(section(WHEEL, TEACHING), "python")
     assert "python -m pip wheel --no-deps -w dist ." in lines
     assert any(line.startswith("pip install") for line in
-               commands(section("For teachers"), "pip"))
+               commands(section(WHEEL, TEACHING), "pip"))
 
 
 def test_the_wheel_holds_the_weights_the_presentation_page_and_the_jupyter_config(installed):

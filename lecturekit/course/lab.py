@@ -121,7 +121,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         description=__doc__.split("\n\n")[0] + " Other options go to `jupyter lab`.")
     parser.add_argument("--hide-solutions", action="store_true",
                         help="hide solutions/ from the file browser (not a protection: see "
-                             "the README's section for teachers)")
+                             "docs/teaching.md)")
     parser.add_argument("--teacher", action="store_true",
                         help="keep nbgrader's teacher tools (its menu, formgrader, Create "
                              "Assignment, Validate), which a student's Lab hides")
