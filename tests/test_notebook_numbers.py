@@ -44,6 +44,12 @@ ALLOWED: dict[str, str] = {
     "40": "photo scenes counted in notebook 3 (the call's argument)",
     "160": "the side of the composites inverted in notebook 5 (the call's argument)",
     "90": "the share of a unit's gradient its patch holds (top9.gradient_box)",
+    "4.0": "the lecture's licence, CC BY 4.0",
+    "255": "the 8-bit pixel range of Mordvintsev et al.'s recipe (0 to 255)",
+    "51": "AlexNet's relu2 receptive field in pixels (lk.receptive_field; tests/test_top9.py)",
+    "163": "AlexNet's conv5 receptive field in pixels (lk.receptive_field; tests/test_top9.py)",
+    "0.22": "ImageNet's per-channel standard deviations (torchvision's 0.229, 0.224, "
+            "0.225)",
 }
 """Numbers a text may state without a cell printing them, with their source."""
 
