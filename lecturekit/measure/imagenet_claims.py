@@ -1,6 +1,6 @@
 """The lecture's claims on a real ImageNet network, measured on photos and classes.
 
-Three measurements for ``python -m lecturekit evaluate --model efficientnet-lite0``:
+Four measurements for ``python -m lecturekit evaluate --model efficientnet-lite0``:
 
 * :func:`photo_predictions`: what the network sees in the sample photos (its
   top-3 classes), the check that its weights and normalisation are right;
@@ -11,7 +11,9 @@ Three measurements for ``python -m lecturekit evaluate --model efficientnet-lite
   the class, not an adversarial pattern that only its own network reads
   (the lecture's point about transform robustness, measured);
 * the inversion of a photograph at every layer
-  (:func:`~lecturekit.measure.inversion_claims.inversion_claims`).
+  (:func:`~lecturekit.measure.inversion_claims.inversion_claims`);
+* the sanity checks of the gradient maps on the sample photos
+  (:func:`~lecturekit.measure.sanity_checks.sanity_claims`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 from lecturekit.examples import CLASS_MODEL_CLASSES, EXAMPLE_PHOTOS
 from lecturekit.images import sample_image
 from lecturekit.models import LayeredNetwork, top_predictions
+from lecturekit.measure.sanity_checks import sanity_claims
 from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
 
 __all__ = ["JUDGE_TOP", "class_model_table", "photo_predictions", "rate_images"]
@@ -78,7 +81,7 @@ def class_model_table(model: LayeredNetwork, judge: LayeredNetwork,
     return table
 
 
-IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion")
+IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion", "sanity")
 """What ``evaluate`` measures on a network trained on ImageNet."""
 
 INVERSION_STEPS = 300
@@ -99,8 +102,10 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     verdict) with ``"class_model_recipes"`` (every recipe, with counts), and
     ``"inversion"`` (the cat photograph inverted at every layer with
     :data:`INVERSION_STEPS` steps, with ``"depth_ssim_spearman"``; the steps are reported
-    as ``"inversion_steps"``). ``judge`` defaults to EfficientNet-Lite1."""
-    from lecturekit.examples import inversion_image
+    as ``"inversion_steps"``) and ``"sanity"`` (the sanity checks on the four sample photos
+    of :func:`~lecturekit.examples.lecture_example`, the cat explained as "tabby", the
+    others by the network's first guess). ``judge`` defaults to EfficientNet-Lite1."""
+    from lecturekit.examples import inversion_image, lecture_example
     from lecturekit.measure.inversion_claims import inversion_claims
     from lecturekit.models import load_model
 
@@ -122,4 +127,7 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
         results["inversion"] = inversion_claims(model, inversion_image(model),
                                                 steps=INVERSION_STEPS)
         results["inversion_steps"] = INVERSION_STEPS
+    if "sanity" in keys:
+        example = lecture_example(model, n=len(EXAMPLE_PHOTOS))
+        results["sanity"] = sanity_claims(model, example.batch, example.labels)
     return results
