@@ -39,6 +39,7 @@ SEED_OFFSETS: dict[str, int] = {
     "check: inversion, other layer": 6100,
     "check: inversion, prior weights": 6300,
     "check: dream step": 7000,
+    "check: cascading randomisation": 8000,
 }
 """Every offset into :func:`lecturekit.scenes.test_seeds` that the package uses, in one
 table, so that no two uses share scenes by accident (the notebooks' examples are
