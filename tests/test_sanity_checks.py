@@ -262,3 +262,43 @@ def test_evaluate_runs_the_sanity_checks_on_the_sample_photos(monkeypatch):
                                                                   "sanity": "ok"}
     (shape, labels), = calls
     assert shape == (4, 3, 224, 224) and effnet.classes[int(labels[0])] == "tabby"
+
+
+def test_the_printed_tables_show_every_step_and_a_dash_for_no_map():
+    net = two_layer_network()
+    x = -images(2).abs()
+    x[:, 1], x[:, 2] = -10.0, 10.0  # every rectifier off: no gradient at any step
+    result = cascading_randomisation(net, x, 0, rules=["backprop", "saliency"], blocks=["fc"],
+                                     progress=False)
+    lines = result.text().splitlines()
+    assert lines[0].split() == ["randomised", "down", "to", "trained", "fc"]
+    assert lines[1].split() == ["backprop", "rank", "|map|", "-", "-"]
+    assert not any(line.startswith("saliency   rank signed") for line in lines)  # no sign
+    sensitivity = class_sensitivity(two_layer_network(), images(2), 0, 1, rules=["guided"])
+    text = sensitivity.text(["cat", "dog"])
+    assert text.splitlines()[0] == "image 0: 'cat' against 'dog'"
+    assert text.splitlines()[-1].startswith("guided") and text.endswith(" of 2")
+
+
+def test_the_figures_draw_every_rule_and_step(toy_model):
+    import matplotlib
+    matplotlib.use("Agg")
+    from lecturekit.ui.plot import show_class_sensitivity, show_randomisation
+
+    net, x = two_layer_network(), images(2)
+    result = cascading_randomisation(net, x, 0, rules=["backprop", "saliency", "guided"],
+                                     progress=False)
+    figure = show_randomisation(result, image=1)
+    grids = [axis for axis in figure.axes if axis.images]
+    assert len(grids) == 3 * 3 + 1  # three rules x three steps, and the image
+    curves = [axis for axis in figure.axes if axis.lines]
+    signed = next(axis for axis in curves if "signed" in axis.get_title())
+    assert len([line for line in signed.lines if line.get_label() == "saliency map"]) == 0
+    with pytest.raises(ValueError, match="image must be a whole number in 0..1"):
+        show_randomisation(result, image=2)
+    with pytest.raises(ValueError, match="measures must name"):
+        show_randomisation(result, measures=["hog"])
+    sensitivity = class_sensitivity(net, x, 0, 1, rules=["guided", "deconvnet"])
+    figure = show_class_sensitivity(sensitivity, net.classes)
+    assert len([axis for axis in figure.axes if axis.images]) == 2 * 2 + 1
+    assert "class 0" in figure.axes[1].get_title() and "class 1" in figure.axes[2].get_title()

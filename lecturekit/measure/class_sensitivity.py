@@ -24,7 +24,8 @@ import torch
 
 from lecturekit.gradient.saliency import ClassIndex, class_indices
 from lecturekit.measure.localisation import POINTING_TOLERANCE
-from lecturekit.measure.map_similarity import SANITY_RULES, check_rules, mean_or_none, rule_maps
+from lecturekit.measure.map_similarity import (SANITY_RULES, check_rules, mean_or_none, number,
+                                               rule_maps)
 from lecturekit.models import LayeredNetwork
 from lecturekit.similarity import rank_correlation
 from lecturekit.validation import check_at_least, check_seed
@@ -82,6 +83,23 @@ class ClassSensitivity:
                 "peak_distance": round(float(distance.mean()) / side, digits),
                 "same_peak": round(float((distance <= self.tolerance).float().mean()), digits)}
         return table
+
+    def text(self, class_names: Sequence[str], digits: int = 2) -> str:
+        """The two classes of every image, then per rule the mean rank correlations, the mean
+        distance between the two maxima in pixels and in how many images they stay within
+        ``tolerance`` pixels; ``class_names`` are the model's classes."""
+        lines = [f"image {i}: {class_names[int(a)]!r} against {class_names[int(b)]!r}"
+                 for i, (a, b) in enumerate(zip(self.classes, self.other_classes))]
+        count = int(self.classes.numel())
+        lines.append(f"{'rule':<11}{'rank |map|':>11}{'rank signed':>12}{'peaks apart (px)':>18}"
+                     f"{f'peak within {self.tolerance} px':>20}")
+        for rule in self.rules:
+            distance = self.peak_distance[rule]
+            same = int((distance <= self.tolerance).sum())
+            lines.append(f"{rule:<11}{number(mean_or_none(self.correlation[rule]), digits):>11}"
+                         f"{number(mean_or_none(self.signed_correlation[rule]), digits):>12}"
+                         f"{float(distance.mean()):>18.1f}{f'{same} of {count}':>20}")
+        return "\n".join(lines)
 
 
 def class_sensitivity(model: LayeredNetwork, images: torch.Tensor, classes: ClassIndex = None,

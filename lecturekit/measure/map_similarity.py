@@ -32,9 +32,9 @@ from lecturekit.models import LayeredNetwork
 from lecturekit.similarity import rank_correlation, ranks, ssim
 from lecturekit.targets import Logit
 
-__all__ = ["DISPLAY_PERCENTILE", "MEASURES", "MapRanks", "RuleMaps", "SANITY_RULES",
+__all__ = ["DISPLAY_PERCENTILE", "MEASURES", "MEASURE_LABELS", "MapRanks", "RuleMaps", "SANITY_RULES",
            "SSIM_WINDOW", "check_rules", "display_scale", "edge_correlation", "edge_ranks",
-           "mean_or_none", "rule_maps", "standard_ranks"]
+           "mean_or_none", "number", "rule_maps", "standard_ranks"]
 
 SANITY_RULES: tuple[str, ...] = ("backprop", "saliency", "guided", "deconvnet")
 """The maps the sanity checks compare: three backward rules and the saliency map."""
@@ -51,6 +51,10 @@ SSIM_WINDOW = 11
 """SSIM's window (Wang et al. 2004); maps smaller than that use the largest odd window
 that fits."""
 
+MEASURE_LABELS = {"spearman_abs": "rank |map|", "spearman_signed": "rank signed",
+                  "ssim": "SSIM |map|", "edge": "rank edges"}
+"""Short names of the measures in printed tables."""
+
 DISPLAY_PERCENTILE = 99.0
 """An absolute map is shown (and compared by SSIM) divided by this percentile of its
 values and clipped at 1, as Adebayo et al. show theirs."""
@@ -61,6 +65,11 @@ def mean_or_none(values: torch.Tensor, digits: int = 4) -> float | None:
     entry is NaN (a map that is zero everywhere has no ranks to compare)."""
     mean = float(values.nanmean())
     return None if math.isnan(mean) else round(mean, digits)
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals, or "-" for None (no map to compare)."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def check_rules(rules: Sequence[str]) -> tuple[str, ...]:

@@ -33,8 +33,9 @@ import torch
 from torch import nn
 
 from lecturekit.gradient.saliency import ClassIndex, class_indices
-from lecturekit.measure.map_similarity import (MEASURES, SANITY_RULES, MapRanks, check_rules,
-                                               edge_ranks, mean_or_none, rule_maps)
+from lecturekit.measure.map_similarity import (MEASURE_LABELS, MEASURES, SANITY_RULES, MapRanks,
+                                               check_rules, edge_ranks, mean_or_none, number,
+                                               rule_maps)
 from lecturekit.models import LayeredNetwork
 from lecturekit.progress import progress_bar
 from lecturekit.validation import check_seed
@@ -122,6 +123,22 @@ class Randomisation:
         for rule in self.rules:
             table[rule] = {m: self.curve(rule, m, digits) for m in MEASURES}
         return table
+
+    def text(self, measures: Sequence[str] = ("spearman_abs", "spearman_signed", "ssim"),
+             digits: int = 2) -> str:
+        """The curves as a printed table: a row per rule and measure, a column per step
+        ("-": no map, every image's map zero). The saliency map has no signed row."""
+        width = max(7, *(len(step) + 1 for step in self.steps))
+        down = "randomised down to" if self.mode == "cascading" else "randomised alone"
+        lines = [f"{down:<24}" + "".join(f"{step:>{width}}" for step in self.steps)]
+        for rule in self.rules:
+            for measure in measures:
+                if measure == "spearman_signed" and rule == "saliency":
+                    continue
+                cells = "".join(f"{number(v, digits):>{width}}"
+                                for v in self.curve(rule, measure, digits))
+                lines.append(f"{rule:<11}{MEASURE_LABELS[measure]:<13}{cells}")
+        return "\n".join(lines)
 
 
 def _randomise(model: LayeredNetwork, images: torch.Tensor, labels: ClassIndex,

@@ -77,7 +77,7 @@ def show_randomisation(result: Randomisation, image: int = 0,
         axes[row][0].set_ylabel(SANITY_RULE_TITLES.get(rule, rule), fontsize=9)
     axes[0][0].imshow(to_numpy_image(result.images01[image]))
     axes[0][0].set_title("image", fontsize=8)
-    down = "randomised down to" if result.mode == "cascading" else "randomised alone:"
+    down = "randomised down to" if result.mode == "cascading" else "randomised alone"
     for step, name in enumerate(result.steps):
         axes[0][step + 1].set_title(name, fontsize=8)
     top.suptitle(f"{result.mode} randomisation, from the trained network (left) to more and "
