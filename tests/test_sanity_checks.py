@@ -294,6 +294,9 @@ def test_the_figures_draw_every_rule_and_step(toy_model):
     curves = [axis for axis in figure.axes if axis.lines]
     signed = next(axis for axis in curves if "signed" in axis.get_title())
     assert len([line for line in signed.lines if line.get_label() == "saliency map"]) == 0
+    alone = cascading_randomisation(net, x, 0, rules=["saliency"], progress=False)
+    titles = [axis.get_title() for axis in show_randomisation(alone).axes if axis.lines]
+    assert titles == ["rank correlation (absolute)", "SSIM (absolute, as shown)"]  # no sign
     with pytest.raises(ValueError, match="image must be a whole number in 0..1"):
         show_randomisation(result, image=2)
     with pytest.raises(ValueError, match="measures must name"):

@@ -52,18 +52,26 @@ def _grey(axis, picture: np.ndarray) -> None:
     _off(axis)
 
 
+def _drawn(rule: str, measure: str) -> bool:
+    """Whether ``rule`` has a curve of ``measure``: the saliency map has no sign, so its
+    signed curve would repeat the absolute one."""
+    return not (rule == "saliency" and measure == "spearman_signed")
+
+
 def show_randomisation(result: Randomisation, image: int = 0,
                        measures: Sequence[str] = ("spearman_abs", "spearman_signed", "ssim"),
                        size: float = 1.15) -> Figure:
     """Adebayo et al.'s figure for a :class:`~lecturekit.measure.randomisation.Randomisation`:
     image ``image`` and, for every rule (rows), its absolute map after every step (columns,
     the trained network first); below, per measure, the mean similarity to the trained
-    map over all images of the result at every step, one line per rule."""
+    map over all images of the result at every step, one line per rule (a measure no rule
+    has, the signed one of the saliency map alone, is left out)."""
     check_index("image", image, result.images01.shape[0], "images in the result")
     unknown = [m for m in measures if m not in MEASURES]
     if not measures or unknown:
         raise ValueError(f"measures must name one or more of {', '.join(MEASURES)}, got "
                          f"measures={measures!r}")
+    measures = [m for m in measures if any(_drawn(rule, m) for rule in result.rules)]
     rows, columns = len(result.rules), len(result.steps) + 1
     figure = plt.figure(figsize=(size * columns + 0.9, size * rows + 3.3),
                         layout="constrained")
@@ -86,9 +94,7 @@ def show_randomisation(result: Randomisation, image: int = 0,
     curves = bottom.subplots(1, len(measures), squeeze=False)[0]
     x = np.arange(len(result.steps))
     for axis, measure in zip(curves, measures):
-        for rule in result.rules:
-            if measure == "spearman_signed" and rule == "saliency":
-                continue  # the saliency map has no sign: its curve is the absolute one
+        for rule in [rule for rule in result.rules if _drawn(rule, measure)]:
             curve = [np.nan if v is None else v for v in result.curve(rule, measure)]
             axis.plot(x, curve, marker="o", markersize=3, color=_COLOURS[rule],
                       label=SANITY_RULE_TITLES.get(rule, rule))
