@@ -24,6 +24,7 @@ torch is needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,13 +38,15 @@ __all__ = ["edge_concentration", "pearson_correlation", "psnr", "rank_correlatio
 K1, K2 = 0.01, 0.03
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
+def _check_pair(x: torch.Tensor, y: torch.Tensor, what: str, shape: str = "(N, C, H, W)",
+                fits: Callable[[torch.Tensor], bool] = lambda t: t.ndim == 4) -> None:
+    """Both tensors of one ``shape`` (for which ``fits`` holds), finite, the same size."""
     for name, value in (("x", x), ("y", y)):
         if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{what}: {name} must be a torch.Tensor of shape (N, C, H, W), got "
+            raise TypeError(f"{what}: {name} must be a torch.Tensor of shape {shape}, got "
                             f"{type(value).__name__}")
-        if value.ndim != 4:
-            raise ValueError(f"{what}: {name} must have shape (N, C, H, W), got "
+        if not fits(value):
+            raise ValueError(f"{what}: {name} must have shape {shape}, got "
                              f"{tuple(value.shape)}")
         check_finite(name, value)
     if x.shape != y.shape:
@@ -182,15 +185,8 @@ def rank_correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     values tie) has no order: its correlation is NaN. Adebayo et al. (2018, "Sanity Checks
     for Saliency Maps") compare saliency maps this way, with and without absolute values.
     """
-    for name, value in (("x", x), ("y", y)):
-        if not isinstance(value, torch.Tensor) or value.ndim < 2 or 0 in value.shape:
-            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ValueError(f"rank_correlation: {name} must be a batch of shape (N, ...) with "
-                             f"at least one value per item, got {got}")
-        check_finite(name, value)
-    if x.shape != y.shape:
-        raise ValueError(f"rank_correlation: x and y must have the same shape, got "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    _check_pair(x, y, "rank_correlation", "(N, ...) with at least one value per item",
+                lambda t: t.ndim >= 2 and t.numel() > 0)
     return pearson_correlation(ranks(x.detach().flatten(1)),
                                ranks(y.detach().to(x.device).flatten(1)))
 

@@ -130,7 +130,7 @@ def test_rank_correlation_of_a_constant_map_is_nan_and_errors_name_the_argument(
     assert torch.isnan(rank_correlation(torch.zeros(1, 5), torch.rand(1, 5))).all()
     with pytest.raises(ValueError, match=r"x and y must have the same shape.*\(2, 5\).*\(2, 4\)"):
         rank_correlation(torch.rand(2, 5), torch.rand(2, 4))
-    with pytest.raises(ValueError, match=r"y must be a batch of shape \(N, \.\.\.\).*\(5,\)"):
+    with pytest.raises(ValueError, match=r"y must have shape \(N, \.\.\.\).*\(5,\)"):
         rank_correlation(torch.rand(1, 5), torch.rand(5))
     with pytest.raises(ValueError, match="x must hold finite numbers only"):
         rank_correlation(torch.tensor([[1.0, float("nan")]]), torch.rand(1, 2))
