@@ -31,6 +31,13 @@ repository's notebooks, so it lives beside the package, not in it):
     their own layers), timed in a fresh process whose peak memory is recorded
     too: the eighteen layers of AlexNet's shape and the eleven of EfficientNet-Lite0.
 
+``present_memory`` (only when named with ``--only``: it needs Chromium and takes minutes)
+    the resident memory of ``python -m lecturekit present`` (the Voilà server and every
+    kernel it runs) after visits of its page in headless Chromium, each opened, shown
+    until its first picture and closed as a tab is closed, with the command's own
+    settings; with the seconds each visit took to its first picture and the memory while
+    a page was open.
+
 Nothing here needs a GPU; ``--device cuda`` measures on one when present.
 """
 
@@ -42,8 +49,13 @@ import multiprocessing
 import os
 import platform
 import resource
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -63,10 +75,15 @@ from lecturekit.targets import FeatureMatching
 
 __all__ = ["BenchSettings", "MODELS", "QUICK", "FULL", "bench_model", "run_bench",
            "floor_and_loop_seconds", "overhead", "recipe_comparison", "notebook_seconds",
-           "inversion_grid", "explorer_seconds", "format_table"]
+           "inversion_grid", "explorer_seconds", "present_memory", "format_table"]
 
 PARTS: tuple[str, ...] = ("overhead", "recipes", "scenes", "notebooks", "grid",
                           "explorer")
+"""What a run measures unless ``--only`` says otherwise."""
+ON_REQUEST: tuple[str, ...] = ("present_memory",)
+"""Parts measured only when named with ``--only``."""
+CHROMIUM = Path("/usr/bin/chromium")
+FIRST_PICTURE = ".lecturekit-inversion-explorer img.lecturekit-reconstruction"
 ERROR_GOAL = 0.2
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,6 +107,8 @@ class BenchSettings:
     grid_steps: int | None
     explorer_layers: Layers
     explorer_steps: int | None
+    present_model: str
+    present_visits: int
 
 
 # label -> (load_model's name, its keyword arguments). AlexNet's shape with random
@@ -109,7 +128,8 @@ FULL = BenchSettings(
     grid_layers={"alexnet": ALEXNET_LAYERS, "efficientnet-lite0": EFFICIENTNET_LAYERS},
     grid_steps=None,
     explorer_layers={"toy": ("relu2", "conv4"), "efficientnet-lite0": ("stage2", "stage4")},
-    explorer_steps=80)  # as notebook 05 and the presentation page set it
+    explorer_steps=80,  # as notebook 05 and the presentation page set it
+    present_model="efficientnet-lite0", present_visits=5)
 QUICK = BenchSettings(
     overhead_layers={"toy": ("conv1",), "alexnet": ("conv1",), "efficientnet-lite0": ("stem",)},
     overhead_steps=3, repeats=1,
@@ -118,7 +138,7 @@ QUICK = BenchSettings(
     grid_layers={"alexnet": ("conv1", "fc8"), "efficientnet-lite0": ("stem", "logits")},
     grid_steps=3,
     explorer_layers={"toy": ("relu2", "conv4"), "efficientnet-lite0": ("stem", "stage1")},
-    explorer_steps=3)
+    explorer_steps=3, present_model="toy", present_visits=2)
 
 
 def bench_model(label: str, device: str | torch.device = "cpu") -> LayeredNetwork:
@@ -428,6 +448,100 @@ def explorer_seconds(model: LayeredNetwork, layers: Sequence[str],
     return rows
 
 
+# --------------------------------------------------------------------------- the presentation page
+
+def _tree_rss_mib(pid: int) -> tuple[float, int]:
+    """Resident memory of process ``pid`` and all its descendants in MiB, and how many of
+    them are live kernels."""
+    import psutil
+
+    total, kernels = 0, 0
+    root = psutil.Process(pid)
+    for process in (root, *root.children(recursive=True)):
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            total += process.memory_info().rss
+            kernels += "ipykernel" in " ".join(process.cmdline())
+        except psutil.Error:  # it ended meanwhile
+            continue
+    return total / 2**20, kernels
+
+
+def _present_server(model: str, home: Path) -> tuple[subprocess.Popen, str]:
+    """``python -m lecturekit present`` for ``model`` on a free port of 127.0.0.1, with its
+    own settings and private Jupyter folders under ``home``; returns once it answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MPLBACKEND": "Agg", "LECTUREKIT_PROGRESS": "0",
+           **{name: str(home / name.lower()) for name in
+              ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lecturekit", "present", "--model", model, "--no-browser",
+         f"--port={port}", "--Voila.ip=127.0.0.1"], env=env, cwd=home,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2).close()
+            return server, url
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise RuntimeError(f"present_memory: `lecturekit present` did not answer at {url}")
+
+
+def _visit(context, url: str, server: subprocess.Popen) -> tuple[float, float]:
+    """Open the page in a new tab until its first picture, then close the tab as a user
+    does; (seconds to the first picture, MiB of the server and its kernels just before)."""
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.locator(FIRST_PICTURE).wait_for(timeout=600_000)
+    seconds = time.perf_counter() - start
+    rss, _ = _tree_rss_mib(server.pid)
+    page.close(run_before_unload=True)
+    return seconds, rss
+
+
+def present_memory(model: str = "efficientnet-lite0", visits: int = 5,
+                   settle_s: float = 30.0) -> dict[str, Any]:
+    """Resident memory of ``python -m lecturekit present`` (the Voilà server and its
+    kernels) after ``visits`` visits of its page in headless Chromium, each opened, shown
+    until its first picture and closed as a user closes a tab, one after the other,
+    measured once no kernel is left or ``settle_s`` seconds after the last tab closed."""
+    if not CHROMIUM.exists():
+        raise FileNotFoundError(f"present_memory needs Chromium at {CHROMIUM} "
+                                f"(apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as home:
+        server, url = _present_server(model, Path(home))
+        try:
+            with sync_playwright() as playwright:
+                chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                      args=["--no-sandbox"])
+                context = chromium.new_context()
+                context.route("https://cdn.jsdelivr.net/**", lambda route: route.fulfill(
+                    status=200, content_type="text/css", body=""))  # offline: no icon font
+                shown = [_visit(context, url, server) for _ in range(visits)]
+                deadline = time.monotonic() + settle_s
+                while _tree_rss_mib(server.pid)[1] and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                rss, kernels = _tree_rss_mib(server.pid)
+                chromium.close()
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=60)
+    return {"model": model, "visits": visits,
+            "seconds_to_first_picture": [round(seconds, 1) for seconds, _ in shown],
+            "rss_mib_page_open": round(max(rss for _, rss in shown), 1),
+            "rss_mib_after": round(rss, 1), "kernels_after": kernels}
+
+
 # --------------------------------------------------------------------------- scenes
 
 def scene_milliseconds(count: int = 40) -> float:
@@ -457,9 +571,10 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
               notebook_models: Sequence[str] = ("toy",),
               log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Measure the chosen ``parts`` and return one dictionary (the ``--json`` output)."""
-    unknown = sorted(set(parts) - set(PARTS))
+    unknown = sorted(set(parts) - set(PARTS) - set(ON_REQUEST))
     if unknown:
-        raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: {', '.join(PARTS)}")
+        raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: "
+                         f"{', '.join(PARTS + ON_REQUEST)}")
     results: dict[str, Any] = {"machine": {**machine(), "device": device}}
     if "overhead" in parts:
         log("overhead: the loop against forward + backward ...")
@@ -501,6 +616,11 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
         results["explorer_seconds"] = {
             label: explorer_seconds(bench_model(label, device), layers, settings.explorer_steps)
             for label, layers in settings.explorer_layers.items()}
+    if "present_memory" in parts:
+        log(f"present_memory: {settings.present_visits} visits of the presentation page "
+            f"({settings.present_model}) in Chromium ...")
+        results["present_memory"] = present_memory(settings.present_model,
+                                                   settings.present_visits)
     return results
 
 
@@ -585,6 +705,13 @@ def format_table(results: dict[str, Any]) -> str:
                       f"{row['feature_error']:.3f} | {row['ssim']:.2f} |"
                       for action, row in rows.items()]
         lines.append("")
+    if "present_memory" in results:
+        row = results["present_memory"]
+        lines += [f"Presentation page ({row['model']}): after {row['visits']} visits, each "
+                  f"closed, the Voilà server and its kernels hold {row['rss_mib_after']:.0f} "
+                  f"MiB with {row['kernels_after']} kernel(s) left ({row['rss_mib_page_open']:.0f}"
+                  f" MiB at most while a page was open; seconds to the first picture: "
+                  f"{', '.join(f'{s:.1f}' for s in row['seconds_to_first_picture'])}).", ""]
     return "\n".join(lines)
 
 
@@ -601,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a tiny setting that runs every part in seconds (a smoke test)")
     parser.add_argument("--only", nargs="+", metavar="PART",
-                        help=f"measure only these parts: {', '.join(PARTS)}")
+                        help=f"measure only these parts: {', '.join(PARTS)}, and on request "
+                             f"{', '.join(ON_REQUEST)}")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
     parser.add_argument("--notebooks", nargs="+", metavar="PATH",
                         help="notebooks to time (default: all of notebooks/ and solutions/)")
@@ -620,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
                             parts=args.only or PARTS, notebooks=args.notebooks,
                             notebook_models=args.notebook_models,
                             log=lambda line: print(line, file=sys.stderr, flush=True))
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(results_json(results) if args.json else format_table(results))

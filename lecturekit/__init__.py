@@ -32,13 +32,14 @@ from typing import Any
 
 from lecturekit import scenes
 from lecturekit.examples import (CLASS_MODEL_CLASSES, dream_inputs, inversion_image,
-                                 lecture_example, reference_images, scene_example,
-                                 switch_network, top9_images)
+                                 lecture_example, object_example, photo_example,
+                                 reference_images, scene_example, switch_network, top9_images)
 from lecturekit.gradient.backward_rules import RULES, relu_backward
 from lecturekit.gradient.deconvnet import deconv_project, zero_all_but
 from lecturekit.gradient.gradients import input_gradient, layer_gradient
 from lecturekit.gradient.saliency import channel_max_abs, saliency_map
-from lecturekit.gradient.top9 import most_active_channel, receptive_field, strongest_unit, top9
+from lecturekit.gradient.top9 import (most_active_channel, most_selective_channel,
+                                      objects_seen, receptive_field, strongest_unit, top9)
 from lecturekit.images import load_image, sample_image
 from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.measure.anonymisation import (all_pairs, layout_correlation,
@@ -49,8 +50,10 @@ from lecturekit.measure.colour_baseline import colour_baseline_accuracy
 from lecturekit.measure.context import context_claims, grow_class, place_energy
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.localisation import localisation_table
+from lecturekit.measure.photo_localisation import photo_pointing, two_object_test
 from lecturekit.measure.randomisation import cascading_randomisation, independent_randomisation
 from lecturekit.models import layer_table, load_model, top_predictions
+from lecturekit.models.geometry import layer_roles
 from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
 from lecturekit.optimise.deepdream import (activation_maximisation, deepdream, max_octaves,
                                            normalised_step_size)
@@ -73,14 +76,15 @@ __all__ = [
     "class_gallery", "class_model", "class_sensitivity", "colour_baseline_accuracy",
     "context_claims", "deconv_project", "deepdream", "default_recipe", "dream_inputs",
     "edge_concentration", "grow_class", "independent_randomisation", "input_gradient",
-    "inversion_image", "invert", "invert_layers", "layer_gradient", "layer_table",
+    "inversion_image", "invert", "invert_layers", "layer_gradient", "layer_roles", "layer_table",
     "layout_correlation", "lecture_example", "load_image", "load_model", "localisation_table",
-    "max_octaves", "most_active_channel", "normalised_step_size", "optimise", "pixel_bounds",
-    "place_energy", "plot", "psnr", "rank_correlation", "receptive_field", "reference_images",
-    "reidentification_rate", "relu_backward", "saliency_map", "sample_image",
+    "max_octaves", "most_active_channel", "most_selective_channel", "normalised_step_size",
+    "object_example", "objects_seen", "optimise", "photo_example", "photo_pointing",
+    "pixel_bounds", "place_energy", "plot", "psnr", "rank_correlation", "receptive_field",
+    "reference_images", "reidentification_rate", "relu_backward", "saliency_map", "sample_image",
     "scene_accuracy", "scene_example", "scenes", "spearman", "ssim", "strongest_unit",
     "switch_network", "top9", "top9_images", "top_predictions", "transformed_probability",
-    "widgets", "zero_all_but",
+    "two_object_test", "widgets", "zero_all_but",
 ]
 
 

@@ -20,18 +20,25 @@ from pathlib import Path
 
 import torch
 
-from lecturekit import scenes
-from lecturekit.images import IMAGE_SUFFIXES, SAMPLE_IMAGES, load_image, sample_image
+from lecturekit import photo_scenes, scenes
+from lecturekit.images import (IMAGE_SUFFIXES, SAMPLE_IMAGES, ImageCollection, load_image,
+                               sample_image)
 from lecturekit.models import LayeredNetwork, load_model
 from lecturekit.validation import check_at_least, check_int, check_seed, check_side
 
 __all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example",
            "REFERENCE_PHOTOS", "SEED_OFFSETS", "dream_inputs", "inversion_image", "lecture_example",
-           "photo_collection", "reference_images", "scene_collection", "scene_example",
+           "LECTURE_OBJECTS", "object_example", "photo_collection", "photo_example",
+           "photo_scene_collection", "reference_images",
+           "scene_collection", "scene_example",
            "switch_network", "top9_images"]
 
 SEED_OFFSETS: dict[str, int] = {
     "learned prior's reference scenes": 50_000,
+    "two-object photo scenes (localisation)": 100_000,
+    "photo galleries (anonymisation)": 200_000,
+    "top-9 two-object photo scenes": 300_000,
+    "one-object examples": 400_000,
     "check: whole network guided": 4000,
     "check: score gradient": 5000,
     "check: pointing game": 5200,
@@ -41,9 +48,10 @@ SEED_OFFSETS: dict[str, int] = {
     "check: dream step": 7000,
     "check: cascading randomisation": 8000,
 }
-"""Every offset into :func:`lecturekit.scenes.test_seeds` that the package uses, in one
-table, so that no two uses share scenes by accident (the notebooks' examples are
-:data:`EXAMPLE_SCENES` and :data:`INVERSION_SCENE`; the measurements start at 0)."""
+"""Every seed offset the package uses, into the toy's :func:`lecturekit.scenes.test_seeds`
+or the photo world's :func:`lecturekit.photo_scenes.photo_seeds`, in one table, so that no
+two uses share scenes by accident (the notebooks' toy examples are :data:`EXAMPLE_SCENES`
+and :data:`INVERSION_SCENE`; the measurements start at 0)."""
 
 EXAMPLE_SCENES: tuple[int, ...] = (16, 11, 6, 19)
 """Offsets into :func:`lecturekit.scenes.test_seeds` of the toy examples: fresh scenes
@@ -80,13 +88,16 @@ class Example:
 
     ``images01`` (N, 3, H, W) in [0, 1] at the model's input size, ``batch``
     the same normalised for the model, ``labels`` one class index per image,
-    ``masks`` (N, H, W) the objects' pixels (toy scenes only, else None).
+    ``masks`` (N, H, W) where the objects are (toy scenes: their pixels; photo scenes:
+    their boxes; else None), ``objects`` the placed objects of each photo scene (else
+    None).
     """
 
     images01: torch.Tensor
     batch: torch.Tensor
     labels: torch.Tensor
     masks: torch.Tensor | None
+    objects: list[tuple[photo_scenes.PlacedObject, ...]] | None = None
 
     def class_names(self, model: LayeredNetwork) -> list[str]:
         """The name of each image's class."""
@@ -110,6 +121,25 @@ def scene_example(model: LayeredNetwork, n: int = 1, *, offset: int = 0,
     images01, masks, labels = scenes.make_batch(list(seeds), size=model.input_size,
                                                 companion=companion)
     return Example(images01, model.preprocess.normalise(images01), labels, masks)
+
+
+def photo_example(model: LayeredNetwork, n: int = 1, *, n_objects: int = 1,
+                  offset: int = 0, names: Sequence[str] | None = None,
+                  size: int | None = None) -> Example:
+    """Photo scenes (:mod:`lecturekit.photo_scenes`) as an :class:`Example` for an ImageNet
+    network: the ``n`` scenes of ``n_objects`` objects from seed ``offset`` on (``names``
+    picks the objects), at the model's input size, each explained by its first object's
+    class, ``masks`` the union of its objects' boxes and ``objects`` the objects with
+    their boxes and classes. ``size``: the scenes' side (default: the model's input size)."""
+    size = model.input_size if size is None else check_side("size", size, model.min_input_size)
+    images01, made = photo_scenes.make_photo_batch(photo_scenes.photo_seeds(n, offset), size,
+                                                   n_objects, names)
+    masks = torch.stack([torch.stack([photo_scenes.object_boxes_mask(o.box, size)
+                                      for o in scene.objects]).any(dim=0) for scene in made])
+    labels = torch.tensor([model.class_index(scene.objects[0].imagenet_class)
+                           for scene in made])
+    return Example(images01, model.preprocess.normalise(images01), labels, masks,
+                   [scene.objects for scene in made])
 
 
 def switch_network(model: LayeredNetwork) -> LayeredNetwork:
@@ -174,23 +204,59 @@ def reference_images(model: LayeredNetwork, size: int | None = None,
     return preprocess([sample_image(name) for name in REFERENCE_PHOTOS])
 
 
-def top9_images(model: LayeredNetwork) -> torch.Tensor:
-    """Images to search for the strongest activations (the top-9 view): 200 fresh scenes
-    on the toy model, the sample photographs and crops of them otherwise."""
-    return scene_collection(model, 200) if _on_scenes(model) else photo_collection(model)
+def top9_images(model: LayeredNetwork) -> ImageCollection:
+    """Images to search for the strongest activations (the top-9 view), each with its
+    source: 200 fresh scenes on the toy model; on photo networks 200 photo scenes and the
+    sample photographs with 4 crops of each (the crops share their photo's source), 212
+    sources in all."""
+    if _on_scenes(model):
+        return scene_collection(model, 200)
+    composites = photo_scene_collection(model, 200)
+    photos = photo_collection(model, crops_per_image=4)
+    return ImageCollection(torch.cat([composites.images, photos.images]),
+                           composites.sources + tuple(len(composites) + s
+                                                      for s in photos.sources),
+                           composites.objects + ((),) * len(photos))
 
 
 # --------------------------------------------------------------------------- collections
 
-def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> torch.Tensor:
-    """``n`` fresh toy scenes (evaluation seeds, never trained on) as a normalised batch.
+def scene_collection(model: LayeredNetwork, n: int = 200, offset: int = 0) -> ImageCollection:
+    """``n`` fresh toy scenes (evaluation seeds, never trained on), each its own source.
 
     The scenes are drawn at the model's input size; ``offset`` skips that many
     evaluation seeds, for a different collection.
     """
     check_at_least("n", n, 1)
-    images, _, _ = scenes.make_batch(scenes.test_seeds(n, offset), size=model.input_size)
-    return model.preprocess.normalise(images)
+    images, masks, labels = scenes.make_batch(scenes.test_seeds(n, offset),
+                                              size=model.input_size)
+    objects = tuple(((scenes.CLASSES[int(label)], _bounding_box(mask)),)
+                    for mask, label in zip(masks, labels))
+    return ImageCollection(model.preprocess.normalise(images), tuple(range(n)), objects)
+
+
+def _bounding_box(mask: torch.Tensor) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of a mask's True pixels (bottom and right exclusive)."""
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+
+
+LECTURE_OBJECTS: dict[str, str] = {"imagenet": "cat", "scenes": "star"}
+"""The object the top-9 view looks for, by what the network was trained on: the cat of
+the photo world on ImageNet networks, the star on the toy."""
+
+
+def object_example(model: LayeredNetwork, n: int = 24) -> Example:
+    """``n`` images of one object, :data:`LECTURE_OBJECTS`: photo scenes of the cat on an
+    ImageNet network, fresh scenes of stars on the toy (seeds apart from the top-9
+    collection's)."""
+    check_at_least("n", n, 1)
+    name = LECTURE_OBJECTS["scenes" if _on_scenes(model) else "imagenet"]
+    if _on_scenes(model):
+        seeds = scenes.class_gallery(model.class_index(name), n,
+                                     offset=SEED_OFFSETS["one-object examples"])
+        return scene_example(model, seeds=seeds)
+    return photo_example(model, n, offset=SEED_OFFSETS["one-object examples"], names=[name])
 
 
 def _folder_images(folder: str | Path) -> list[torch.Tensor]:
@@ -208,12 +274,12 @@ def _folder_images(folder: str | Path) -> list[torch.Tensor]:
     return [load_image(p) for p in files]
 
 
-def _sample_images() -> list[torch.Tensor]:
-    """The kit's sample photos that are installed here."""
+def _sample_images() -> list[tuple[str, torch.Tensor]]:
+    """The kit's sample photos that are installed here, with their names."""
     found, missing = [], []
     for name in SAMPLE_IMAGES:
         try:
-            found.append(sample_image(name))
+            found.append((name, sample_image(name)))
         except (ModuleNotFoundError, FileNotFoundError) as error:
             missing.append(f"{name} ({error})")
     if not found:
@@ -236,22 +302,47 @@ def _random_crops(image: torch.Tensor, count: int, generator: torch.Generator) -
 
 
 def photo_collection(model: LayeredNetwork, crops_per_image: int = 8,
-                     folder: str | Path | None = None, seed: int = 0) -> torch.Tensor:
-    """A normalised batch of photos for the top-9 search.
+                     folder: str | Path | None = None, seed: int = 0) -> ImageCollection:
+    """Photos for the top-9 search, each with its source (its photo).
 
     Takes the kit's sample photos (:data:`lecturekit.images.SAMPLE_IMAGES`),
     or every image file directly inside ``folder`` when one is named. Each
     photo gives its full view (the model's resize + centre crop) followed by
     ``crops_per_image`` random square crops (35-70 % of its shorter side,
-    drawn from ``seed``), each scaled to the model's input size, so small
-    photo collections still offer many different views.
+    drawn from ``seed``), each scaled to the model's input size; all of them share
+    the photo's source id.
     """
     check_at_least("crops_per_image", crops_per_image, 0)
     check_seed(seed)
-    photos = _sample_images() if folder is None else _folder_images(folder)
+    named = _sample_images() if folder is None else [("", p) for p in _folder_images(folder)]
     generator = torch.Generator().manual_seed(seed)
-    views = []
-    for photo in photos:
+    views, sources, objects = [], [], []
+    whole = (0, 0, model.input_size, model.input_size)
+    for source, (name, photo) in enumerate(named):
         views.append(photo)
         views.extend(_random_crops(photo, crops_per_image, generator))
-    return model.preprocess(views)
+        sources += [source] * (1 + crops_per_image)
+        known = _PHOTO_CLASSES.get(name)
+        objects += [((known, whole),) if known else ()] * (1 + crops_per_image)
+    return ImageCollection(model.preprocess(views), tuple(sources), tuple(objects))
+
+
+_PHOTO_CLASSES: dict[str, str] = {entry.source: entry.imagenet_class
+                                  for entry in photo_scenes.PHOTO_OBJECTS.values()}
+"""The sample photos whose object the photo world uses, with its class: every view of
+them shows that object (a crop at least part of it)."""
+
+
+def photo_scene_collection(model: LayeredNetwork, n: int = 200) -> ImageCollection:
+    """``n`` photo scenes (:mod:`lecturekit.photo_scenes`; one object in the first half, two
+    in the second) at the model's input size, each its own source."""
+    check_at_least("n", n, 2)
+    single, first = photo_scenes.make_photo_batch(photo_scenes.photo_seeds(n - n // 2),
+                                                  model.input_size)
+    double, second = photo_scenes.make_photo_batch(
+        photo_scenes.photo_seeds(n // 2, SEED_OFFSETS["top-9 two-object photo scenes"]),
+        model.input_size, n_objects=2)
+    images = model.preprocess.normalise(torch.cat([single, double]))
+    return ImageCollection(images, tuple(range(n)),
+                           tuple(tuple((o.imagenet_class, o.box) for o in scene.objects)
+                                 for scene in first + second))

@@ -38,6 +38,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_SUFFIXES",
+    "ImageCollection",
     "ImageLike",
     "MAX_PIXELS",
     "Preprocessing",
@@ -75,6 +76,14 @@ _SAMPLE_FILES: dict[str, tuple[str, str, str, str]] = {
                "the cameraman, 512x512 greyscale photo (scikit-image)"),
     "grace_hopper": ("matplotlib", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg",
                      "Rear Admiral Grace Hopper, 512x600 colour portrait (matplotlib)"),
+    "motorcycle": ("skimage", "scikit-image", "data/motorcycle_left.png",
+                   "a motorcycle in a garage, 741x500 colour photo (scikit-image)"),
+    "grass": ("skimage", "scikit-image", "data/grass.png",
+              "a grass texture, 512x512 greyscale (scikit-image)"),
+    "gravel": ("skimage", "scikit-image", "data/gravel.png",
+               "a gravel texture, 512x512 greyscale (scikit-image)"),
+    "brick": ("skimage", "scikit-image", "data/brick.png",
+              "a brick wall texture, 512x512 greyscale (scikit-image)"),
 }
 
 SAMPLE_IMAGES: dict[str, str] = {name: entry[3] for name, entry in _SAMPLE_FILES.items()}
@@ -91,6 +100,29 @@ _TENSOR_DTYPES = "a float dtype (values in [0, 1]), uint8 (0..255) or bool"
 _RANGE_HINT = "floats in [0, 1] or uint8 0..255"
 # Float inputs may overshoot [0, 1] by this much (rounding noise) and are then clamped.
 _RANGE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class ImageCollection:
+    """A normalised batch ``images`` (N, 3, H, W) to search (the top-9 view), with the
+    ``sources`` each image comes from (one id per image: crops of one photo share theirs),
+    so that a search can keep at most one image per source, and, where known, the
+    ``objects`` in each image: per image a tuple of ``(class name, (top, left, bottom,
+    right))``, empty for images whose content is not known (all empty: ``()``)."""
+    images: torch.Tensor
+    sources: tuple[int, ...]
+    objects: tuple[tuple[tuple[str, tuple[int, int, int, int]], ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.sources) != self.images.shape[0]:
+            raise ValueError(f"sources must give one id per image: {self.images.shape[0]} "
+                             f"images, {len(self.sources)} sources")
+        if self.objects and len(self.objects) != self.images.shape[0]:
+            raise ValueError(f"objects must give one tuple per image: {self.images.shape[0]} "
+                             f"images, {len(self.objects)} tuples")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
 
 
 # --------------------------------------------------------------------------- #

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import inspect
 import itertools
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -1171,3 +1172,55 @@ def test_the_checks_import_only_torch_numpy_and_the_kit():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 roots.add(node.module.split(".")[0])
     assert roots - set(sys.stdlib_module_names) <= {"torch", "numpy", "lecturekit"}, roots
+
+
+# --------------------------------------------------------------------------- how a failure shows
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CHECK_FILES = ("machinery.py", "relu.py", "saliency.py", "optimisation.py", "regularisers.py")
+
+
+def test_a_failure_shows_its_message_and_only_the_students_frames():
+    def broken(f_in, r_out):
+        return f_in.no_such_method()
+
+    with pytest.raises(CheckFailed) as info:
+        checks.check_guided_rule(broken)
+    lines = machinery.shown_traceback(info.value)
+    text = "".join(lines)
+    assert lines[0].startswith("not yet: calling broken raised AttributeError")
+    assert "f_in.no_such_method()" in text and "in broken" in text  # the student's line
+    assert not [name for name in CHECK_FILES if name in text], text
+    assert info.value._render_traceback_() == lines  # what IPython shows
+
+
+def test_a_failure_without_an_error_of_the_student_shows_the_message_alone():
+    with pytest.raises(CheckFailed) as info:
+        checks.check_guided_rule(backprop)
+    assert machinery.shown_traceback(info.value) == [str(info.value)]
+
+
+def test_in_a_notebook_a_failed_check_shows_its_message_not_the_kits_traceback(tmp_path):
+    """A kernel runs the checks as JupyterLab, Voilà and nbgrader run them: the error output
+    starts with the message and shows no frame of the checks, and it is still an error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
+        "from lecturekit.course import checks\nimport torch",
+        "def rule(f_in, r_out):\n    return torch.where(f_in > 0, r_out, 0 * r_out)\n"
+        "checks.check_guided_rule(rule)",
+        "def rule(f_in, r_out):\n    return f_in.no_such_method()\n"
+        "checks.check_guided_rule(rule)")])
+    NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    wrong, raising = ([output for output in cell.outputs if output.output_type == "error"]
+                      for cell in notebook.cells[1:])
+    assert len(wrong) == len(raising) == 1 and wrong[0].ename == raising[0].ename == "CheckFailed"
+    assert [ANSI.sub("", line) for line in wrong[0].traceback] == [wrong[0].evalue]
+    assert wrong[0].evalue.startswith("not yet: ") and "plain backprop" in wrong[0].evalue
+    shown = ANSI.sub("", "\n".join(raising[0].traceback))
+    assert shown.startswith("not yet: calling rule raised AttributeError")
+    assert "----> 2     return f_in.no_such_method()" in shown  # the student's line, marked
+    assert not [name for name in CHECK_FILES if name in shown], shown
+    assert len(shown.splitlines()) <= 12, shown

@@ -16,11 +16,6 @@ SHAPES_224 = {"stem": (32, 112, 112), "stage1": (16, 112, 112), "stage2": (24, 5
 
 
 @pytest.fixture(scope="module")
-def effnet():
-    return lk.load_model("efficientnet-lite0", device="cpu")
-
-
-@pytest.fixture(scope="module")
 def photos(effnet):
     names = ("chelsea", "coffee", "camera")
     return names, effnet.preprocess([lk.sample_image(name) for name in names])

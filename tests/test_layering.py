@@ -21,7 +21,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     # ground floor: argument checks, devices, progress bars, images, filters and image
     # measures, the generated worlds
     ("lecturekit.validation", "lecturekit.devices", "lecturekit.progress", "lecturekit.images",
-     "lecturekit.filters", "lecturekit.similarity", "lecturekit.scenes"),
+     "lecturekit.filters", "lecturekit.similarity", "lecturekit.scenes",
+     "lecturekit.photo_scenes"),
     ("lecturekit.models",),                                  # the networks
     ("lecturekit.targets", "lecturekit.examples"),           # pseudo-losses; what to show
     ("lecturekit.gradient", "lecturekit.optimise"),          # the lecture's two halves
@@ -74,7 +75,8 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-MODULES = sorted(PACKAGE.rglob("*.py"))
+MODULES = sorted(path for path in PACKAGE.rglob("*.py") if "jupyter_config" not in path.parts)
+"""The package's modules (the Jupyter configuration files it ships are not modules)."""
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])

@@ -168,6 +168,24 @@ def test_autograde_scores_a_correct_and_a_wrong_submission(course: Path) -> None
     assert scores["bob"] == {**tests, failing: 0}
 
 
+def test_the_failed_check_shows_bob_the_checks_message_not_the_kits_traceback(
+        course: Path) -> None:
+    """What nbgrader's feedback shows bob for the check he failed: an error (so the cell
+    scores 0) that starts with the check's message and passes through none of the kit's
+    frames."""
+    failing = _failing_check(course)
+    graded = nbformat.read(course / "autograded" / "bob" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+                           as_version=4)
+    cell = next(cell for cell in graded.cells
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == failing)
+    errors = [output for output in cell.outputs if output.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "CheckFailed"
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0].traceback))
+    assert shown.startswith("not yet: "), shown
+    assert "that is backprop, not the Deconvnet rule" in shown.splitlines()[0]
+    assert "machinery.py" not in shown and "lecturekit" not in shown, shown
+
+
 def test_export_writes_the_same_scores_to_grades_csv(course: Path) -> None:
     tests, answers = _points(course)
     failing = _failing_check(course)

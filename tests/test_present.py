@@ -5,22 +5,33 @@ The browser test runs the README's command line
 listening on 127.0.0.1 only) from a folder that is not the checkout, with
 ``LECTUREKIT_MODEL`` set to another network so that ``--model`` has to win. It checks
 that the page shows the explorers and the gallery but no code, and that moving the
-inversion explorer's layer slider changes the picture and the caption. Helpers and the
-rules for artifacts and skipping are in tests/browser_support.py.
+inversion explorer's layer slider changes the picture and the caption; then that the
+kernels of four more visits end when their tabs close, while the open page keeps its
+kernel (the server's REST API and its kernel processes). Helpers and the rules for
+artifacts and skipping are in tests/browser_support.py.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import json
+import os
 import shlex
+import subprocess
 import sys
+import time
+import urllib.error
+from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 from browser_support import artifacts, browser  # noqa: F401  (fixtures)
-from browser_support import (INVERSION, INVERSION_CAPTION, Browser, artifacts_folder,
-                             evidence_on_failure, free_port, jupyter_environment,
-                             move_layer_slider, require_browser, serve)
+from browser_support import (INVERSION, INVERSION_CAPTION, RECONSTRUCTION, Browser,
+                             artifacts_folder, evidence_on_failure, free_port,
+                             jupyter_environment, move_layer_slider, request, require_browser,
+                             serve)
 from readme_support import commands, section
 
 from lecturekit.course import present
@@ -51,13 +62,64 @@ def test_the_readme_shows_the_command_the_browser_test_runs():
     assert f"{README_COMMAND} 8866" in commands(section("For teachers"), "python")
 
 
+def _options(command: list[str], name: str) -> list[str]:
+    """The values of every ``--name=value`` in ``command``."""
+    return [arg.split("=", 1)[1] for arg in command if arg.startswith(f"--{name}=")]
+
+
 def test_voila_serves_the_page_with_the_options_given():
     command = present.voila_command(["--port=8866", "--no-browser"])
     assert command[:4] == [sys.executable, "-m", "voila", str(present.PAGE)]
-    assert command[-2:] == ["--port=8866", "--no-browser"]
-    allowed = [arg.split("=", 1)[1] for arg in command[4:-2]]
-    assert all(arg.startswith("--VoilaConfiguration.extension_allowlist=") for arg in command[4:-2])
+    assert command[-2:] == ["--port=8866", "--no-browser"]  # last: the user's options win
+    allowed = _options(command, "VoilaConfiguration.extension_allowlist")
     assert "@jupyter-widgets/jupyterlab-manager" in allowed and "@jupyter/nbgrader" not in allowed
+
+
+def test_a_kernel_without_a_page_is_culled_and_an_open_pages_never():
+    command = present.voila_command(cull_after=120)
+    assert _options(command, "MappingKernelManager.cull_idle_timeout") == ["120"]
+    assert _options(command, "MappingKernelManager.cull_interval") == ["60"]
+    assert _options(command, "MappingKernelManager.cull_connected") == ["False"]
+    assert present.cull_options(3)[1] == "--MappingKernelManager.cull_interval=1"
+    assert present.cull_options(0)[0] == "--MappingKernelManager.cull_idle_timeout=0"  # never
+    assert present.CULL_AFTER == 300
+
+
+def test_voila_reads_the_kits_hook_after_its_own_configuration():
+    from jupyter_core.paths import jupyter_config_path
+
+    paths = _options(present.voila_command(), "Voila.config_file_paths")
+    assert paths == [os.getcwd(), *jupyter_config_path(), str(present.CONFIG)]
+    assert (present.CONFIG / "voila.py").is_file()
+
+
+def test_the_hook_sets_the_xsrf_cookie_and_loads_no_torch_into_the_server():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    hook = PyFileConfigLoader("voila.py", path=str(present.CONFIG)).load_config() \
+        .VoilaConfiguration.prelaunch_hook
+
+    class Handler:  # Tornado sets the cookie when a handler reads its xsrf_token
+        read = 0
+
+        @property
+        def xsrf_token(self):
+            Handler.read += 1
+            return b"token"
+
+    assert hook(Handler(), notebook={"cells": []}, cwd=".") is None and Handler.read == 1
+    tree = ast.parse((present.CONFIG / "voila.py").read_text(encoding="utf-8"))
+    assert not [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def test_present_refuses_a_negative_cull_time(capsys):
+    from lecturekit.course import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["present", "--cull-after", "-1"])
+    assert exit_info.value.code == 2
+    assert "--cull-after: must be a whole number of seconds >= 0, got '-1'" in \
+        capsys.readouterr().err
 
 
 def test_the_gallery_draws_each_figure_once(toy_model):
@@ -92,11 +154,71 @@ def test_present_without_voila_says_how_to_install_it(monkeypatch, capsys):
     assert "pip install voila" in capsys.readouterr().err
 
 
+CULL_AFTER_S = 3           # the test's --cull-after: culling shows within seconds
+KERNELS_GONE_TIMEOUT_S = 120
+
+
+def _kernel_id(page) -> str:
+    """The id of the kernel Voilà started for ``page`` (from the page's config)."""
+    return page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data')"
+                         ".textContent).kernelId")
+
+
+def _kernel(url: str, kernel_id: str) -> dict | None:
+    """The server's model of a kernel (REST API), None when the server has no such kernel."""
+    try:
+        return json.loads(request(f"{url}/api/kernels/{kernel_id}"))
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def _idle_seconds(model: dict) -> float:
+    """Seconds since the kernel's last activity."""
+    last = datetime.fromisoformat(model["last_activity"].replace("Z", "+00:00"))
+    return (datetime.now(timezone.utc) - last).total_seconds()
+
+
+def _kernel_processes(server: subprocess.Popen) -> int:
+    """How many live kernel processes the server has."""
+    count = 0
+    for child in psutil.Process(server.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            count += (child.status() != psutil.STATUS_ZOMBIE
+                      and "ipykernel" in " ".join(child.cmdline()))
+    return count
+
+
+def _wait_until(condition, what: str, timeout_s: float = KERNELS_GONE_TIMEOUT_S) -> None:
+    """Poll ``condition`` twice a second until it holds; fail naming ``what`` after
+    ``timeout_s`` (a limit for a stuck server, not a measurement)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {timeout_s} s", pytrace=False)
+        time.sleep(0.5)
+
+
+def _visit(browser: Browser, url: str):
+    """A new tab on the page, shown until its first picture: (the tab, its kernel's id)."""
+    tab = browser.page.context.new_page()
+    tab.on("console", browser.record_console)
+    tab.on("pageerror", browser.record_page_error)
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    tab.goto(url, wait_until="commit")
+    tab.locator(RECONSTRUCTION).wait_for()
+    return tab, _kernel_id(tab)
+
+
 @pytest.mark.browser
 def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Browser,
                                                     artifacts: Path) -> None:
     """`python -m lecturekit present --model toy` in Chromium: explorers, gallery, no code;
-    the layer slider moves the inversion (about 60 s)."""
+    the layer slider moves the inversion. Then four more visits, each closed: two as a tab
+    is closed (the page asks the server to end its kernel), two as a crashed tab leaves
+    them (the server culls their kernels after --cull-after seconds). At the end only the
+    open page's kernel runs, although it sat idle longer than that (about 90 s)."""
     require_browser("voila")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -104,15 +226,15 @@ def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Bro
     line = next(line for line in commands(section("For teachers"), "python")
                 if line.startswith(README_COMMAND))  # the README's line, on a free port
     command = [sys.executable, *shlex.split(line.replace("8866", str(port)))[1:],
-               "--Voila.ip=127.0.0.1"]
+               "--Voila.ip=127.0.0.1", f"--cull-after={CULL_AFTER_S}"]
     log = artifacts_folder(tmp_path) / "voila.log"
     page = browser.page
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     # Voilà's page template asks a CDN for an icon font; offline (as here, and in many lecture
     # halls) that request fails and the icons are missing, which the page does not need
-    page.route("https://cdn.jsdelivr.net/**",
-               lambda route: route.fulfill(status=200, content_type="text/css", body=""))
-    with serve(command, f"{url}/voila/static/voila.js", log, tmp_path, env), \
+    page.context.route("https://cdn.jsdelivr.net/**",
+                       lambda route: route.fulfill(status=200, content_type="text/css", body=""))
+    with serve(command, f"{url}/voila/static/voila.js", log, tmp_path, env) as server, \
             evidence_on_failure(browser, artifacts, INVERSION):
         page.goto(url, wait_until="commit")
         page.locator(INVERSION_CAPTION).filter(has_text="SSIM").wait_for()
@@ -127,4 +249,21 @@ def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Bro
 
         move_layer_slider(page)
         page.locator(INVERSION).screenshot(path=artifacts / "present-after-slider.png")
+
+        closed = []
+        for number in range(4):
+            tab, kernel = _visit(browser, url)
+            tab.close(run_before_unload=number < 2)  # False: no goodbye, as a crash leaves it
+            closed.append(kernel)
+        _wait_until(lambda: all(_kernel(url, kernel) is None for kernel in closed),
+                    "the kernels of the four closed pages did not end")
+        shown = _kernel_id(page)
+        _wait_until(lambda: _idle_seconds(_kernel(url, shown)) > CULL_AFTER_S + 2,
+                    "the open page's kernel was never idle past the cull time")
+        model = _kernel(url, shown)
+        assert model is not None and model["connections"] >= 1, \
+            "the kernel of the page still open was shut down"
+        assert _kernel_processes(server) == 1
+    assert "403 POST /voila/api/shutdown" not in log.read_text(), \
+        f"the server refused a closed page's request to end its kernel (log: {log})"
     browser.assert_no_errors(artifacts)

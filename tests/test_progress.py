@@ -93,5 +93,7 @@ def test_the_readme_command_stores_outputs_without_bars(tmp_path):
                           cwd=tmp_path, env=environment, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    outputs = nbformat.read(tmp_path / "notebooks" / "04_inceptionism.ipynb", 4).cells[0].outputs
+    stored = nbformat.read(tmp_path / "notebooks" / "04_inceptionism.ipynb", 4)
+    outputs = stored.cells[0].outputs
     assert [output.get("text") for output in outputs] == ["torch.Size([1, 3, 64, 64])\n"]
+    assert stored.metadata.kernelspec.display_name == "Python 3 (ipykernel)"  # as the Lab writes

@@ -33,7 +33,7 @@ def alexnet():
 
 @pytest.fixture(scope="module")
 def scenes(toy):
-    return scene_collection(toy, n=20)
+    return scene_collection(toy, n=20).images
 
 
 @pytest.mark.parametrize("layer", list(ALEXNET_FIELDS))
@@ -167,24 +167,44 @@ def test_top9_errors(toy, scenes):
 
 
 def test_to_display():
-    shown = to_display(torch.tensor([[-2.0, 0.0, 1.0]]))
+    shown = to_display(torch.tensor([[-2.0, 0.0, 1.0]]), percentile=100)
     assert torch.allclose(shown, torch.tensor([[0.0, 0.5, 0.75]]))
     assert torch.equal(to_display(torch.zeros(2)), torch.full((2,), 0.5))
+    # a sparse projection: one strong pixel among weak ones; scaled to its own 99th
+    # percentile, the weak pixels stay visible instead of fading to grey
+    sparse = torch.full((1, 20, 20), 0.01)
+    sparse[0, 0, 0] = 10.0
+    assert float(to_display(sparse)[0, 5, 5]) == pytest.approx(1.0)
+    assert float(to_display(sparse, percentile=100)[0, 5, 5]) == pytest.approx(0.5005)
+
+
+def test_top9_keeps_one_image_per_source(toy, scenes):
+    """Crops of one photo share a source: at most one of them wins."""
+    from lecturekit.images import ImageCollection
+    twice = ImageCollection(torch.cat([scenes, scenes]), tuple(range(20)) * 2)
+    results = top9(toy, twice, "relu3", 0, k=9)
+    assert len({r.image_index % 20 for r in results}) == 9
+    alone = top9(toy, scenes, "relu3", 0, k=9)
+    assert [r.image_index for r in alone] == [r.image_index % 20 for r in results]
+    with pytest.raises(ValueError, match="one id per image"):
+        ImageCollection(scenes, (0, 1))
 
 
 def test_scene_collection(toy):
-    batch = scene_collection(toy, n=3)
-    assert batch.shape == (3, 3, 128, 128)
-    assert torch.equal(batch, scene_collection(toy, n=3))
-    assert not torch.equal(batch, scene_collection(toy, n=3, offset=3))
+    collection = scene_collection(toy, n=3)
+    assert collection.images.shape == (3, 3, 128, 128) and collection.sources == (0, 1, 2)
+    assert torch.equal(collection.images, scene_collection(toy, n=3).images)
+    assert not torch.equal(collection.images, scene_collection(toy, n=3, offset=3).images)
     with pytest.raises(ValueError, match="n must be a whole number >= 1"):
         scene_collection(toy, n=0)
 
 
 def test_photo_collection_from_samples(toy):
-    batch = photo_collection(toy, crops_per_image=1)
+    collection = photo_collection(toy, crops_per_image=1)
+    batch = collection.images
     assert batch.shape[1:] == (3, 128, 128) and batch.shape[0] % 2 == 0
-    assert torch.equal(batch, photo_collection(toy, crops_per_image=1))
+    assert collection.sources[:4] == (0, 0, 1, 1)
+    assert torch.equal(batch, photo_collection(toy, crops_per_image=1).images)
     with pytest.raises(ValueError, match="crops_per_image must be a whole number >= 0, got crops_per_image=-1"):
         photo_collection(toy, crops_per_image=-1)
 
@@ -193,7 +213,7 @@ def test_photo_collection_from_folder(toy, tmp_path):
     for index, colour in enumerate([(255, 0, 0), (0, 128, 255)]):
         Image.new("RGB", (90 + index * 30, 80), colour).save(tmp_path / f"photo{index}.PNG")
     (tmp_path / "notes.txt").write_text("not an image")
-    batch = photo_collection(toy, crops_per_image=2, folder=tmp_path)
+    batch = photo_collection(toy, crops_per_image=2, folder=tmp_path).images
     assert batch.shape == (6, 3, 128, 128)
     pixels = toy.deprocess(batch[0])
     assert torch.allclose(pixels[:, 64, 64], torch.tensor([1.0, 0.0, 0.0]), atol=1e-2)

@@ -88,10 +88,15 @@ def test_the_readme_builds_and_installs_a_wheel():
                commands(section("For teachers"), "pip"))
 
 
-def test_the_wheel_holds_the_weights_and_the_presentation_page(installed):
+def test_the_wheel_holds_the_weights_the_presentation_page_and_the_jupyter_config(installed):
+    from lecturekit.course.lab import CONFIG
+
     names = zipfile.ZipFile(installed["wheel"]).namelist()
+    configs = [f"lecturekit/course/{path.relative_to(CONFIG.parent).as_posix()}"
+               for path in CONFIG.rglob("*") if path.is_file() and path.suffix in (".json", ".py")]
+    assert len(configs) == 5, configs  # the Labs' four JSON files and the page's voila.py
     for needed in ("lecturekit/weights/toy_alexnet.pt", "lecturekit/weights/toy_alexnet.json",
-                   "lecturekit/course/present.ipynb", "lecturekit/__main__.py"):
+                   "lecturekit/course/present.ipynb", "lecturekit/__main__.py", *configs):
         assert needed in names, needed
     assert not [name for name in names if name.startswith(("tests/", "notebooks/", "solutions/"))]
 

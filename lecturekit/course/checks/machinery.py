@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import TracebackType
 from typing import Any
 
 import torch
@@ -40,13 +43,55 @@ from lecturekit.models import LayeredNetwork, load_model
 from lecturekit.scenes import make_batch, test_seeds
 
 
+_CHECKS_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 class CheckFailed(AssertionError):
     """The function handed to a check does not (yet) do what its gap asks; the message says
-    why and ``mistake`` names the mistake recognised (None when none was)."""
+    why and ``mistake`` names the mistake recognised (None when none was).
+
+    In a notebook the failure shows its message alone, not a traceback through the checks
+    (:meth:`_render_traceback_`)."""
 
     def __init__(self, message: str, mistake: str | None = None) -> None:
         super().__init__(message)
         self.mistake = mistake
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this failure (in JupyterLab, Voilà and nbgrader's
+        autograder alike): the message, then, when the student's own code raised, that
+        error's traceback from the student's first frame on (:func:`shown_traceback`).
+        IPython calls this hook in place of its own traceback; the kernel still reports an
+        error, so the cell counts as failed."""
+        return shown_traceback(self)
+
+
+def _in_checks(frame: TracebackType) -> bool:
+    return os.path.abspath(frame.tb_frame.f_code.co_filename).startswith(_CHECKS_FOLDER)
+
+
+def _student_traceback(error: BaseException) -> list[str]:
+    """The traceback of ``error`` without the checks' own frames at its start, formatted by
+    IPython when this runs inside it (cells named as the notebook names them), else by
+    Python. IPython is never imported here: the checks need only torch and numpy."""
+    frames = error.__traceback__
+    while frames is not None and _in_checks(frames):
+        frames = frames.tb_next
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        return shell.InteractiveTB.structured_traceback(type(error), error, frames)
+    return traceback.format_exception(type(error), error, frames)
+
+
+def shown_traceback(failure: CheckFailed) -> list[str]:
+    """The lines a notebook shows for ``failure``: its message ("not yet: ..."), followed by
+    the traceback of the student's error that caused it, if one did."""
+    lines = [str(failure)]
+    cause = failure.__cause__
+    if cause is not None:
+        lines += ["", "The error in your code:", *_student_traceback(cause)]
+    return lines
 
 
 def fail(message: str, mistake: str | None = None) -> CheckFailed:
@@ -395,8 +440,8 @@ def call(fn: Callable, name: str, args: tuple, arg_names: Sequence[str],
     except CheckFailed:
         raise
     except Exception as error:  # the student's code failed: keep their traceback attached
-        raise fail(f"calling {name} raised {type(error).__name__}: {error} (see the traceback "
-                   f"above for the line in your code)", "raised") from error
+        raise fail(f"calling {name} raised {type(error).__name__}: {error} (its traceback "
+                   f"shows the line in your code)", "raised") from error
     finally:
         changed = state.changes()
         state.restore()

@@ -309,7 +309,7 @@ def _guided_inside(fn: Callable, case: Case, name: str) -> torch.Tensor:
     except Exception as error:
         state.restore()
         raise fail(f"using `with {name}(model):` ({case.label}) raised {type(error).__name__}: "
-                   f"{error} (see the traceback above)", "raised") from error
+                   f"{error} (its traceback shows the line in your code)", "raised") from error
     _restored(model, before, state, name, "")
     try:
         with _enter(fn, model, name):
@@ -319,8 +319,8 @@ def _guided_inside(fn: Callable, case: Case, name: str) -> torch.Tensor:
     except Exception as error:  # the student's exit code failed: keep their traceback
         state.restore()
         raise fail(f"when the code inside `with {name}(model):` raises, leaving the block "
-                   f"raised {type(error).__name__}: {error} (see the traceback above)",
-                   "raised") from error
+                   f"raised {type(error).__name__}: {error} (its traceback shows the line in "
+                   f"your code)", "raised") from error
     _restored(model, before, state, name, " when left by an exception")
     return got.detach()
 

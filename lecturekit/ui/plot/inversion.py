@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import torch
 from matplotlib.figure import Figure
 
 from lecturekit.examples import inversion_image, reference_images
@@ -29,7 +30,7 @@ from lecturekit.ui.plot.common import show_images
 from lecturekit.validation import check_index
 
 __all__ = ["inversion_grid_figure", "lecture_priors", "regulariser_figure",
-           "show_inversion_grid", "show_regularisers"]
+           "show_inversion_grid", "show_regularisers", "show_similarity_matrices"]
 
 
 def lecture_priors(model: LayeredNetwork) -> dict[str, dict]:
@@ -92,3 +93,31 @@ def regulariser_figure(model: LayeredNetwork, layer: str | None = None,
     results = {label: invert(model, image, layer, steps=steps, progress=False, **arguments)
                for label, arguments in lecture_priors(model).items()}
     return show_regularisers(results)
+
+
+def show_similarity_matrices(matrices: Mapping[str, torch.Tensor], size: float = 2.8) -> Figure:
+    """Re-identification as the lecture's warning needs it: per layer a heatmap whose row
+    ``i`` compares reconstruction ``i`` with every original (e.g.
+    ``all_pairs(layout_correlation, ...)``); a dot marks each row's best match, a ring the
+    row's own original, so rings with dots are images found again."""
+    if not matrices:
+        raise ValueError("matrices is empty; pass a dict layer -> (N, N) similarity matrix")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size + 0.4),
+                                squeeze=False)
+    for axis, (layer, matrix) in zip(axes[0], matrices.items()):
+        matrix = matrix.detach().cpu().float()
+        n = matrix.shape[0]
+        axis.imshow(matrix.numpy(), cmap="viridis")
+        best = matrix.argmax(dim=1)
+        axis.scatter(best.numpy(), range(n), s=12, c="red")
+        axis.scatter(range(n), range(n), s=70, facecolors="none", edgecolors="white")
+        found = int((best == torch.arange(n)).sum())
+        axis.set_title(f"from {layer}: {found} of {n} found", fontsize=10)
+        axis.set_xlabel("original")
+        axis.set_ylabel("reconstruction")
+        axis.set_xticks(range(n))
+        axis.set_yticks(range(n))
+    figure.tight_layout()
+    return figure
