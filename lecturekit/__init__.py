@@ -17,7 +17,9 @@ its module (``lecturekit.optimise.inversion_recipes``, ``lecturekit.measure...``
   ``lk.invert``, ``lk.invert_layers``, the priors (``priors={name: weight}`` in every
   method) and the learned prior;
 * measuring (:mod:`lecturekit.measure`): ``lk.ssim``, ``lk.psnr``,
-  ``lk.edge_concentration``, ``lk.localisation_table``, ``lk.reidentification_rate``, ...
+  ``lk.edge_concentration``, ``lk.localisation_table``, ``lk.reidentification_rate``, ...;
+  the sanity checks: ``lk.cascading_randomisation``, ``lk.independent_randomisation``,
+  ``lk.class_sensitivity``, ``lk.rank_correlation``;
 
 ``lk.plot`` (matplotlib) and ``lk.widgets`` (ipywidgets) are imported the
 first time they are used, so ``import lecturekit`` needs neither.
@@ -31,8 +33,7 @@ from typing import Any
 from lecturekit import scenes
 from lecturekit.examples import (CLASS_MODEL_CLASSES, dream_inputs, inversion_image,
                                  lecture_example, object_example, photo_example,
-                                 reference_images,
-                                 scene_example, switch_network, top9_images)
+                                 reference_images, scene_example, switch_network, top9_images)
 from lecturekit.gradient.backward_rules import RULES, relu_backward
 from lecturekit.gradient.deconvnet import deconv_project, zero_all_but
 from lecturekit.gradient.gradients import input_gradient, layer_gradient
@@ -44,11 +45,13 @@ from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.measure.anonymisation import (all_pairs, layout_correlation,
                                               reidentification_rate)
 from lecturekit.measure.class_model_claims import transformed_probability
+from lecturekit.measure.class_sensitivity import class_sensitivity
 from lecturekit.measure.colour_baseline import colour_baseline_accuracy
 from lecturekit.measure.context import context_claims, grow_class, place_energy
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.photo_localisation import photo_pointing, two_object_test
+from lecturekit.measure.randomisation import cascading_randomisation, independent_randomisation
 from lecturekit.models import layer_table, load_model, top_predictions
 from lecturekit.models.geometry import layer_roles
 from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
@@ -59,7 +62,7 @@ from lecturekit.optimise.inversion_recipes import default_recipe
 from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.optimise.loop import Term, optimise, pixel_bounds
 from lecturekit.scenes import class_gallery
-from lecturekit.similarity import edge_concentration, psnr, ssim
+from lecturekit.similarity import edge_concentration, psnr, rank_correlation, ssim
 from lecturekit.targets import Channel, FeatureMatching, Layer, Logit, Neuron, Probability
 
 __version__ = "0.1.0"
@@ -69,19 +72,19 @@ _LAZY = {"plot": "lecturekit.ui.plot", "widgets": "lecturekit.ui.widgets"}
 __all__ = [
     "CHOICE_LABELS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "FeatureMatching",
     "FeatureStatisticsPrior", "Layer", "Logit", "Neuron", "Probability", "RULES", "Term",
-    "activation_maximisation", "all_pairs", "channel_max_abs", "class_gallery", "class_model",
-    "colour_baseline_accuracy", "context_claims", "deconv_project", "deepdream",
-    "default_recipe", "dream_inputs", "edge_concentration", "grow_class", "input_gradient",
-    "inversion_image", "invert", "invert_layers", "layer_gradient", "layer_table",
-    "layer_roles", "layout_correlation", "lecture_example", "load_image", "load_model", "localisation_table",
-    "max_octaves", "most_active_channel", "most_selective_channel", "normalised_step_size", "object_example",
-    "objects_seen", "optimise", "pixel_bounds",
-    "photo_example", "photo_pointing", "place_energy", "plot", "psnr", "receptive_field", "reference_images",
-    "reidentification_rate", "relu_backward", "saliency_map", "sample_image",
+    "activation_maximisation", "all_pairs", "cascading_randomisation", "channel_max_abs",
+    "class_gallery", "class_model", "class_sensitivity", "colour_baseline_accuracy",
+    "context_claims", "deconv_project", "deepdream", "default_recipe", "dream_inputs",
+    "edge_concentration", "grow_class", "independent_randomisation", "input_gradient",
+    "inversion_image", "invert", "invert_layers", "layer_gradient", "layer_roles", "layer_table",
+    "layout_correlation", "lecture_example", "load_image", "load_model", "localisation_table",
+    "max_octaves", "most_active_channel", "most_selective_channel", "normalised_step_size",
+    "object_example", "objects_seen", "optimise", "photo_example", "photo_pointing",
+    "pixel_bounds", "place_energy", "plot", "psnr", "rank_correlation", "receptive_field",
+    "reference_images", "reidentification_rate", "relu_backward", "saliency_map", "sample_image",
     "scene_accuracy", "scene_example", "scenes", "spearman", "ssim", "strongest_unit",
     "switch_network", "top9", "top9_images", "top_predictions", "transformed_probability",
-    "two_object_test",
-    "widgets", "zero_all_but",
+    "two_object_test", "widgets", "zero_all_but",
 ]
 
 

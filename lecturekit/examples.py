@@ -46,6 +46,7 @@ SEED_OFFSETS: dict[str, int] = {
     "check: inversion, other layer": 6100,
     "check: inversion, prior weights": 6300,
     "check: dream step": 7000,
+    "check: cascading randomisation": 8000,
 }
 """Every seed offset the package uses, into the toy's :func:`lecturekit.scenes.test_seeds`
 or the photo world's :func:`lecturekit.photo_scenes.photo_seeds`, in one table, so that no

@@ -1,5 +1,5 @@
 """Filters shared by both halves of the lecture and by the measures: forward differences,
-the Gaussian kernel and blur, and reflect padding.
+the Gaussian kernel and blur, reflect padding, and Sobel's edge map.
 
 Total variation (:mod:`lecturekit.optimise.regularisers`), SSIM and the edge measure
 (:mod:`lecturekit.similarity`), the layout used for re-identification
@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from lecturekit.validation import check_image_batch, check_int, check_real
 
-__all__ = ["gaussian_blur", "gaussian_kernel", "reflect_index", "spatial_differences"]
+__all__ = ["gaussian_blur", "gaussian_kernel", "reflect_index", "sobel_edges",
+           "spatial_differences"]
 
 
 def reflect_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
@@ -74,3 +75,28 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     y = y.index_select(2, reflect_index(h, r, r, x.device))
     y = F.conv2d(y, kernel.view(1, 1, -1, 1))
     return y.reshape(n, c, h, w)
+
+
+def sobel_edges(x: torch.Tensor) -> torch.Tensor:
+    """The edge map of a batch of images (N, C, H, W): at every pixel the largest Sobel
+    gradient magnitude ``sqrt(gx^2 + gy^2)`` over the channels, shape (N, H, W).
+
+    ``gx`` and ``gy`` are the 3 x 3 Sobel filters (``[1, 2, 1]`` smoothing across,
+    ``[-1, 0, 1]`` differences along; Sobel & Feldman 1968), with reflect padding so the
+    map keeps the image's size and a constant image gives zero everywhere. The reduction
+    over colour is the saliency map's, a maximum. Adebayo et al. (2018) hold saliency maps
+    against such an edge detector, which needs neither a network nor training.
+    """
+    check_image_batch(x)
+    n, c, h, w = x.shape
+    if min(h, w) < 2:
+        raise ValueError(f"x must have images of at least 2 x 2 pixels for an edge map, got "
+                         f"{tuple(x.shape[-2:])}")
+    smooth = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    differ = torch.tensor([-1.0, 0.0, 1.0], dtype=x.dtype, device=x.device)
+    y = x.reshape(n * c, 1, h, w)
+    y = y.index_select(2, reflect_index(h, 1, 1, x.device))
+    y = y.index_select(3, reflect_index(w, 1, 1, x.device))
+    gx = F.conv2d(y, (smooth.view(-1, 1) * differ.view(1, -1)).view(1, 1, 3, 3))
+    gy = F.conv2d(y, (differ.view(-1, 1) * smooth.view(1, -1)).view(1, 1, 3, 3))
+    return (gx.square() + gy.square()).sqrt().reshape(n, c, h, w).amax(dim=1)

@@ -16,12 +16,15 @@ each layer's reconstruction with the original image. Two numbers do that here:
 
 Both take batches (N, C, H, W) with values in [0, 1] and return one value per
 image, shape (N,). A third number asks what the lecture asks of total
-variation, whether a prior keeps real edges: :func:`edge_concentration`. Only
+variation, whether a prior keeps real edges: :func:`edge_concentration`. A fourth
+compares two maps by the order of their values only, :func:`rank_correlation`
+(Spearman's rho, the first measure of Adebayo et al.'s sanity checks, 2018). Only
 torch is needed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -29,18 +32,21 @@ import torch.nn.functional as F
 from lecturekit.filters import gaussian_kernel, spatial_differences
 from lecturekit.validation import check_finite, check_int, check_real
 
-__all__ = ["edge_concentration", "psnr", "ssim", "ssim_map"]
+__all__ = ["edge_concentration", "pearson_correlation", "psnr", "rank_correlation", "ranks", "ssim",
+           "ssim_map"]
 
 K1, K2 = 0.01, 0.03
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor, what: str) -> None:
+def _check_pair(x: torch.Tensor, y: torch.Tensor, what: str, shape: str = "(N, C, H, W)",
+                fits: Callable[[torch.Tensor], bool] = lambda t: t.ndim == 4) -> None:
+    """Both tensors of one ``shape`` (for which ``fits`` holds), finite, the same size."""
     for name, value in (("x", x), ("y", y)):
         if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{what}: {name} must be a torch.Tensor of shape (N, C, H, W), got "
+            raise TypeError(f"{what}: {name} must be a torch.Tensor of shape {shape}, got "
                             f"{type(value).__name__}")
-        if value.ndim != 4:
-            raise ValueError(f"{what}: {name} must have shape (N, C, H, W), got "
+        if not fits(value):
+            raise ValueError(f"{what}: {name} must have shape {shape}, got "
                              f"{tuple(value.shape)}")
         check_finite(name, value)
     if x.shape != y.shape:
@@ -146,3 +152,55 @@ def edge_concentration(x: torch.Tensor, reference: torch.Tensor, *,
     inside = (change * on_edge).sum(dim=1) / count
     outside = (change * ~on_edge).sum(dim=1) / (edges.shape[1] - count)
     return (inside / outside.clamp_min(1e-12)).float()
+
+
+def ranks(values: torch.Tensor) -> torch.Tensor:
+    """The rank of every value of each row of ``values`` (N, M), 0 for the smallest; tied
+    values share the mean of their ranks (as Spearman's rho wants). float64, shape (N, M)."""
+    if not isinstance(values, torch.Tensor) or values.ndim != 2 or 0 in values.shape:
+        got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ValueError(f"values must be a tensor of shape (N, M) with N, M >= 1, got {got}")
+    m = values.shape[1]
+    order = values.argsort(dim=1)  # the order within a tie does not matter: ties are averaged
+    ordered = values.gather(1, order)
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = torch.ones_like(starts)
+    ends[:, :-1] = starts[:, 1:]
+    position = torch.arange(m, device=values.device).expand_as(order)
+    first = torch.where(starts, position, 0).cummax(dim=1).values
+    last = torch.where(ends, position, m).flip(1).cummin(dim=1).values.flip(1)
+    mean = (first + last).double() / 2
+    return torch.empty_like(mean).scatter_(1, order, mean)
+
+
+def rank_correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Spearman's rank correlation of each pair of maps (or any tensors) of a batch; (N,).
+
+    ``x`` and ``y`` have the same shape (N, ...); each item is flattened, its values are
+    replaced by their ranks (ties share their mean rank, :func:`ranks`), and the Pearson
+    correlation of the two rank vectors is returned: 1 when the two orders agree, -1 when
+    one is the other reversed, near 0 when they are unrelated. Only the order counts, so a
+    map and any increasing function of it correlate 1. An item that is constant (all its
+    values tie) has no order: its correlation is NaN. Adebayo et al. (2018, "Sanity Checks
+    for Saliency Maps") compare saliency maps this way, with and without absolute values.
+    """
+    _check_pair(x, y, "rank_correlation", "(N, ...) with at least one value per item",
+                lambda t: t.ndim >= 2 and t.numel() > 0)
+    return pearson_correlation(ranks(x.detach().flatten(1)),
+                               ranks(y.detach().to(x.device).flatten(1)))
+
+
+def pearson_correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The Pearson correlation of each row of ``x`` and ``y`` (N, M), in float64; NaN where
+    a row is constant. Of two tables of :func:`ranks` it is Spearman's rho."""
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.ndim != 2 or \
+            x.shape != y.shape:
+        raise ValueError(f"x and y must be tensors of the same shape (N, M), got "
+                         f"{getattr(x, 'shape', type(x).__name__)} and "
+                         f"{getattr(y, 'shape', type(y).__name__)}")
+    x, y = x.double(), y.double()
+    x, y = x - x.mean(dim=1, keepdim=True), y - y.mean(dim=1, keepdim=True)
+    denominator = (x.square().sum(dim=1) * y.square().sum(dim=1)).sqrt()
+    rho = (x * y).sum(dim=1) / denominator
+    return torch.where(denominator > 0, rho, torch.full_like(rho, float("nan")))

@@ -205,6 +205,17 @@ CASES = [
     ("psnr shapes", lambda m, x, f: lk.psnr(x, x[:1]), ["(2, 3, 128, 128)", "(1, 3, 128, 128)"]),
     ("ssim window", lambda m, x, f: lk.ssim(x, x, window_size=0), ["window_size", "0"]),
     ("spearman lengths", lambda m, x, f: spearman([1, 2, 3], [1, 2]), ["3", "2"]),
+    ("rank_correlation shapes", lambda m, x, f: lk.rank_correlation(x, x[:1]),
+     ["(2, 3, 128, 128)", "(1, 3, 128, 128)"]),
+    ("cascading_randomisation rule", lambda m, x, f: lk.cascading_randomisation(
+        m, x, rules=["lrp"]), ["rules", "lrp", "guided"]),
+    ("cascading_randomisation block", lambda m, x, f: lk.cascading_randomisation(
+        m, x, blocks=["relu3"]), ["blocks", "relu3", "fc8"]),
+    ("independent_randomisation seed", lambda m, x, f: lk.independent_randomisation(
+        m, x, seed=-3), ["seed", "-3"]),
+    ("class_sensitivity second", lambda m, x, f: lk.class_sensitivity(m, x, 2, [2, 3]),
+     ["second", "class 2"]),
+    ("class_sensitivity class", lambda m, x, f: lk.class_sensitivity(m, x, 9), ["9", "0..7"]),
     ("learned prior layer", lambda m, x, f: lk.FeatureStatisticsPrior(m, x, "conv9"), ["conv9"]),
     ("transformed_probability trials", lambda m, x, f: lk.transformed_probability(
         m, x, [0, 1], n_trials=0), ["n_trials", "0"]),

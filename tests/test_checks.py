@@ -27,7 +27,8 @@ from torch import nn
 
 import lecturekit as lk
 from lecturekit.course import checks
-from lecturekit.course.checks import machinery, optimisation, regularisers, relu, saliency
+from lecturekit.course.checks import (machinery, optimisation, regularisers, relu, saliency,
+                                      sanity)
 from lecturekit.course.checks.machinery import CheckFailed
 
 # --------------------------------------------------------------------------- ReLU rules
@@ -607,6 +608,102 @@ def tv_loop(x, beta=2.0):
 
 # --------------------------------------------------------------------------- the tables
 
+
+# --------------------------------------------------------------------------- cascading randomisation
+
+def reset_layer(layer):
+    """reset_parameters() of every module inside one of the model's layers."""
+    for module in layer.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
+def cascade_with(model, images, class_index, layers, seed=0, maps=saliency_amax,
+                 compare=lk.rank_correlation, order=lambda layers: layers, seeds=lambda s, k: s + k,
+                 prepare=lambda copy_: copy_, in_place=False, fresh_each_step=False,
+                 reference="trained", late=False):
+    """A student's cascade with the knobs a student may turn wrongly."""
+    import copy as copy_module
+    trained = maps(model, images, class_index)
+    randomised = model if in_place else prepare(copy_module.deepcopy(model))
+    previous, rows = trained, []
+    for k, layer in enumerate(order(layers)):
+        if late:
+            rows.append(compare(maps(randomised, images, class_index), trained))
+        if fresh_each_step:
+            randomised = copy_module.deepcopy(model)
+        torch.manual_seed(seeds(seed, k))
+        reset_layer(randomised.layers[layer])
+        now = maps(randomised, images, class_index)
+        if not late:
+            rows.append(compare(now, trained if reference == "trained" else previous))
+        previous = now
+    return torch.stack(rows)
+
+
+def cascade(model, images, class_index, layers, seed=0):
+    """One copy, randomised further at every step."""
+    import copy
+    trained = saliency_amax(model, images, class_index)
+    randomised = copy.deepcopy(model)
+    correlations = []
+    for k, layer in enumerate(layers):
+        torch.manual_seed(seed + k)
+        for module in randomised.layers[layer].modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        correlations.append(lk.rank_correlation(saliency_amax(randomised, images, class_index),
+                                                trained))
+    return torch.stack(correlations)
+
+
+def cascade_fresh_copies(model, images, class_index, layers, seed=0):
+    """A fresh copy for every step, with every layer down to layers[k] re-initialised."""
+    import copy
+    trained = saliency_backward(model, images, class_index)
+    rows = []
+    for k in range(len(layers)):
+        randomised = copy.deepcopy(model)
+        for j, layer in enumerate(layers[:k + 1]):
+            torch.manual_seed(seed + j)
+            randomised.layers[layer].apply(
+                lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None)
+        rows.append(lk.rank_correlation(saliency_backward(randomised, images, class_index),
+                                        trained))
+    return torch.stack(rows)
+
+
+def spearman_by_argsort(a, b):
+    """Spearman without tie handling: ranks from argsort of argsort, then Pearson."""
+    ra = a.flatten(1).argsort(1).argsort(1).double()
+    rb = b.flatten(1).argsort(1).argsort(1).double()
+    ra, rb = ra - ra.mean(1, keepdim=True), rb - rb.mean(1, keepdim=True)
+    return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1))
+
+
+def cascade_own_ranks(model, images, class_index, layers, seed=0):
+    """Its own rank correlation and a loop over the images."""
+    return torch.stack([cascade_with(model, image[None], torch.as_tensor(class_index).expand(
+        len(images))[n:n + 1], layers, seed, compare=spearman_by_argsort)[:, 0]
+        for n, image in enumerate(images)], dim=1)
+
+
+def pearson(a, b):
+    return torch.stack([torch.corrcoef(torch.stack([x.flatten(), y.flatten()]))[0, 1]
+                        for x, y in zip(a, b)])
+
+
+def cascade_unseeded(model, images, class_index, layers, seed=0):
+    import copy
+    trained = saliency_amax(model, images, class_index)
+    randomised = copy.deepcopy(model)
+    rows = []
+    for layer in layers:
+        reset_layer(randomised.layers[layer])
+        rows.append(lk.rank_correlation(saliency_amax(randomised, images, class_index), trained))
+    return torch.stack(rows)
+
+
 C = checks
 WRONG = [
     # ---- guided rule
@@ -858,6 +955,28 @@ WRONG = [
     (C.check_class_model_step, "in place", class_model_step_in_place, "in place"),
     (C.check_class_model_step, "penalty lam^2", lambda m, x, c, lr, lam: class_model_step(
         m, x, c, lr, lam ** 2), None),
+    # ---- cascading randomisation
+    (C.check_cascading_randomisation, "the shipped model randomised in place",
+     lambda *a: cascade_with(*a, in_place=True), "in place"),
+    (C.check_cascading_randomisation, "from the bottom up",
+     lambda *a: cascade_with(*a, order=lambda layers: list(reversed(layers))), "bottom up"),
+    (C.check_cascading_randomisation, "signed gradients compared",
+     lambda *a: cascade_with(*a, maps=score_gradient), "signed"),
+    (C.check_cascading_randomisation, "copy switched to training mode",
+     lambda *a: cascade_with(*a, prepare=lambda net: net.train()), "train mode"),
+    (C.check_cascading_randomisation, "one layer at a time",
+     lambda *a: cascade_with(*a, fresh_each_step=True), "independent"),
+    (C.check_cascading_randomisation, "against the previous step",
+     lambda *a: cascade_with(*a, reference="previous"), "previous step"),
+    (C.check_cascading_randomisation, "Pearson correlation",
+     lambda *a: cascade_with(*a, compare=pearson), "pearson"),
+    (C.check_cascading_randomisation, "one seed for every layer",
+     lambda *a: cascade_with(*a, seeds=lambda s, k: s), "same seed"),
+    (C.check_cascading_randomisation, "seed argument ignored",
+     lambda *a: cascade_with(*a, seeds=lambda s, k: k), "seed ignored"),
+    (C.check_cascading_randomisation, "maps before the re-initialisation",
+     lambda *a: cascade_with(*a, late=True), "one step late"),
+    (C.check_cascading_randomisation, "unseeded", cascade_unseeded, "not repeatable"),
 ]
 
 RIGHT = [
@@ -898,6 +1017,11 @@ RIGHT = [
     (C.check_saliency, ".backward() and .grad", saliency_backward),
     (C.check_alpha_norm, "a loop over the images", alpha_norm_loop),
     (C.check_total_variation, "a loop over the images", tv_loop),
+    (C.check_cascading_randomisation, "one copy, randomised further at every step", cascade),
+    (C.check_cascading_randomisation, "a fresh copy per step, .apply and .backward()",
+     cascade_fresh_copies),
+    (C.check_cascading_randomisation, "own argsort ranks, one image at a time",
+     cascade_own_ranks),
 ]
 
 
@@ -948,6 +1072,7 @@ SPECS = {
     "total variation": regularisers.tv_spec,
     "dream step": optimisation.dream_spec,
     "class-model step": optimisation.class_model_spec,
+    "cascading randomisation": sanity.cascade_spec,
 }
 
 

@@ -117,7 +117,8 @@ def test_evaluate_measures_every_key_it_names(toy_model, monkeypatch):
                            ("localisation", "localisation_table"),
                            ("class_model", "class_model_claims"),
                            ("inversion", "inversion_claims"), ("context", "context_claims"),
-                           ("anonymisation", "anonymisation_claims")):
+                           ("anonymisation", "anonymisation_claims"),
+                           ("sanity", "sanity_claims")):
         monkeypatch.setattr(module, function, marker(name))
     report = module.evaluate(toy_model, n_scenes=3)
     assert report == {"model": "toy", "n_scenes": 3,

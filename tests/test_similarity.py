@@ -98,3 +98,53 @@ def test_edge_concentration_errors_name_the_argument():
         edge_concentration(x, x, fraction=1.5)
     with pytest.raises(ValueError, match="same shape"):
         edge_concentration(x, torch.rand(1, 3, 8, 9))
+
+
+# --------------------------------------------------------------------------- rank correlation
+
+def test_rank_correlation_of_a_known_pair_by_hand():
+    from lecturekit.similarity import rank_correlation
+    # ranks of x: 0, 1, 2, 3; of y: 1, 0, 3, 2; d = 1, 1, 1, 1: rho = 1 - 6 * 4 / (4 * 15) = 0.6
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    y = torch.tensor([[20.0, 10.0, 40.0, 30.0]])
+    assert rank_correlation(x, y).item() == pytest.approx(0.6, abs=1e-12)
+    assert rank_correlation(x, -x).item() == pytest.approx(-1.0, abs=1e-12)
+    assert rank_correlation(x, x.exp()).item() == pytest.approx(1.0, abs=1e-12)  # order only
+
+
+def test_rank_correlation_averages_ties_and_matches_scipy():
+    from lecturekit.similarity import rank_correlation, ranks
+    stats = pytest.importorskip("scipy.stats")
+    assert ranks(torch.tensor([[3.0, 1.0, 1.0, 2.0]])).tolist() == [[3.0, 0.5, 0.5, 2.0]]
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(0, 6, (3, 2, 9, 7), generator=g).float()  # many ties
+    y = x + torch.randint(0, 4, x.shape, generator=g).float()
+    ours = rank_correlation(x, y)
+    for i in range(3):
+        theirs = stats.spearmanr(x[i].flatten().numpy(), y[i].flatten().numpy())[0]
+        assert ours[i].item() == pytest.approx(theirs, abs=1e-10)
+
+
+def test_rank_correlation_of_a_constant_map_is_nan_and_errors_name_the_argument():
+    from lecturekit.similarity import rank_correlation
+    assert torch.isnan(rank_correlation(torch.zeros(1, 5), torch.rand(1, 5))).all()
+    with pytest.raises(ValueError, match=r"x and y must have the same shape.*\(2, 5\).*\(2, 4\)"):
+        rank_correlation(torch.rand(2, 5), torch.rand(2, 4))
+    with pytest.raises(ValueError, match=r"y must have shape \(N, \.\.\.\).*\(5,\)"):
+        rank_correlation(torch.rand(1, 5), torch.rand(5))
+    with pytest.raises(ValueError, match="x must hold finite numbers only"):
+        rank_correlation(torch.tensor([[1.0, float("nan")]]), torch.rand(1, 2))
+
+
+def test_sobel_edges_by_hand():
+    from lecturekit.filters import sobel_edges
+    step = torch.zeros(1, 3, 6, 6)
+    step[:, 1, :, 3:] = 1.0  # a vertical edge in the green channel only
+    edges = sobel_edges(step)
+    assert edges.shape == (1, 6, 6)
+    # the Sobel kernel [1, 2, 1]^T [-1, 0, 1] across a unit step: 1 + 2 + 1 = 4 on both sides
+    assert edges[0, :, 2:4].eq(4.0).all() and edges[0, :, :2].eq(0).all() and \
+        edges[0, :, 4:].eq(0).all()
+    assert sobel_edges(torch.full((2, 1, 5, 7), 0.3)).abs().max() < 1e-6  # flat: no edges
+    with pytest.raises(ValueError, match="at least 2 x 2"):
+        sobel_edges(torch.zeros(1, 3, 1, 5))

@@ -41,7 +41,7 @@ from lecturekit.validation import check_finite
 ClassIndex = int | Sequence[int] | torch.Tensor | None
 
 
-def _class_indices(model: LayeredNetwork, images: torch.Tensor,
+def class_indices(model: LayeredNetwork, images: torch.Tensor,
                    class_index: ClassIndex) -> torch.Tensor:
     """One class index per image, checked; ``None`` gives each image's predicted class."""
     if class_index is None:
@@ -72,7 +72,7 @@ def saliency_map(model: LayeredNetwork, images: torch.Tensor, class_index: Class
     """
     check_rule(rule)
     model.check_batch(images, "images")
-    indices = _class_indices(model, images, class_index)
+    indices = class_indices(model, images, class_index)
     gradient = input_gradient(model, images, Logit(indices), rule=rule)
     return channel_max_abs(gradient)
 

@@ -18,6 +18,7 @@ from lecturekit.measure.context import context_claims
 from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS, evaluate_imagenet
 from lecturekit.measure.inversion_claims import inversion_claims
 from lecturekit.measure.localisation import localisation_table
+from lecturekit.measure.sanity_checks import SANITY_SCENES, sanity_claims
 from lecturekit.models import LayeredNetwork
 from lecturekit.validation import check_at_least
 
@@ -39,7 +40,10 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     ``"context"``, the share of a grown class model's change where the context class's
     arm belongs, against other classes (:mod:`lecturekit.measure.context`);
     ``"anonymisation"``, per layer how often an inversion picks its own scene out of
-    scenes of the same class (:mod:`lecturekit.measure.anonymisation`)."""
+    scenes of the same class (:mod:`lecturekit.measure.anonymisation`);
+    ``"sanity"``, the sanity checks of the gradient maps on :data:`SANITY_SCENES` fresh
+    scenes, each explained by its true class: cascading and independent randomisation,
+    class sensitivity and the edge baseline (:mod:`lecturekit.measure.sanity_checks`)."""
     valid = IMAGENET_EVALUATIONS if model.dataset == "imagenet" else EVALUATIONS
     keys = valid if keys is None else tuple(keys)
     unknown = sorted(set(keys) - set(valid))
@@ -70,8 +74,12 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
         results["context"] = context_claims(model)
     if "anonymisation" in keys:
         results["anonymisation"] = anonymisation_claims(model)
+    if "sanity" in keys:
+        images, _, labels = scenes.make_batch(scenes.test_seeds(SANITY_SCENES),
+                                              size=model.input_size)
+        results["sanity"] = sanity_claims(model, model.preprocess.normalise(images), labels)
     return results
 
 
 EVALUATIONS: tuple[str, ...] = ("accuracy", "colour_baseline_accuracy", "localisation",
-                                "class_model", "inversion", "context", "anonymisation")
+                                "class_model", "inversion", "context", "anonymisation", "sanity")

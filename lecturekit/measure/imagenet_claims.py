@@ -14,7 +14,9 @@ The measurements of ``python -m lecturekit evaluate --model efficientnet-lite0``
   (:func:`~lecturekit.measure.inversion_claims.inversion_claims`);
 * on the photo scenes (:mod:`lecturekit.photo_scenes`), whether saliency finds a small
   object and the right one of two, and whether a layer's activations re-identify a
-  photograph among others of the same object.
+  photograph among others of the same object;
+* the sanity checks of the gradient maps on the sample photos
+  (:func:`~lecturekit.measure.sanity_checks.sanity_claims`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch.nn.functional as F
 from lecturekit.examples import CLASS_MODEL_CLASSES, EXAMPLE_PHOTOS
 from lecturekit.images import sample_image
 from lecturekit.models import LayeredNetwork, top_predictions
+from lecturekit.measure.sanity_checks import sanity_claims
 from lecturekit.optimise.class_model import CLASS_MODEL_RECIPES, class_model
 
 __all__ = ["JUDGE_TOP", "class_model_table", "photo_predictions", "rate_images"]
@@ -82,7 +85,8 @@ def class_model_table(model: LayeredNetwork, judge: LayeredNetwork,
 
 
 IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion",
-                                         "photo_localisation", "photo_anonymisation")
+                                         "photo_localisation", "photo_anonymisation",
+                                         "sanity")
 """What ``evaluate`` measures on a network trained on ImageNet."""
 
 INVERSION_STEPS = 300
@@ -104,11 +108,13 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     ``"inversion"`` (the cat photograph inverted at every layer with
     :data:`INVERSION_STEPS` steps, with ``"depth_ssim_spearman"``; the steps are reported
     as ``"inversion_steps"``), ``"photo_localisation"`` (the pointing game and the
-    two-object test on photo scenes, :mod:`lecturekit.measure.photo_localisation`) and
+    two-object test on photo scenes, :mod:`lecturekit.measure.photo_localisation`),
     ``"photo_anonymisation"`` (re-identification of photo scenes of one object from
-    each layer, :func:`~lecturekit.measure.anonymisation.photo_anonymisation`).
-    ``judge`` defaults to EfficientNet-Lite1."""
-    from lecturekit.examples import inversion_image
+    each layer, :func:`~lecturekit.measure.anonymisation.photo_anonymisation`) and
+    ``"sanity"`` (the sanity checks on the four sample photos of
+    :func:`~lecturekit.examples.lecture_example`, the cat explained as "tabby", the
+    others by the network's first guess). ``judge`` defaults to EfficientNet-Lite1."""
+    from lecturekit.examples import inversion_image, lecture_example
     from lecturekit.measure.inversion_claims import inversion_claims
     from lecturekit.models import load_model
 
@@ -136,4 +142,7 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     if "photo_anonymisation" in keys:
         from lecturekit.measure.anonymisation import photo_anonymisation
         results["photo_anonymisation"] = photo_anonymisation(model)
+    if "sanity" in keys:
+        example = lecture_example(model, n=len(EXAMPLE_PHOTOS))
+        results["sanity"] = sanity_claims(model, example.batch, example.labels)
     return results

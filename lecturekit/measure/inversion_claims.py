@@ -11,14 +11,13 @@ scenes' object masks add an SSIM on the object's own pixels
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from lecturekit.similarity import ssim_map
+from lecturekit.similarity import rank_correlation, ssim_map
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.inversion import invert_layers
 
@@ -26,25 +25,13 @@ __all__ = ["inversion_claims", "object_ssim", "spearman"]
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation of two equally long sequences (ties get mean ranks)."""
+    """Spearman's rank correlation of two equally long sequences (ties get mean ranks;
+    :func:`lecturekit.similarity.rank_correlation` on one pair)."""
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or a.size < 2:
         raise ValueError(f"x and y must be 1-D sequences of the same length >= 2, got shapes "
                          f"{a.shape} and {b.shape}")
-
-    def ranks(v: np.ndarray) -> np.ndarray:
-        order = np.argsort(v, kind="stable")
-        r = np.empty(v.size)
-        r[order] = np.arange(v.size, dtype=float)
-        for value in np.unique(v):
-            tie = v == value
-            r[tie] = r[tie].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denominator = math.sqrt(float((ra ** 2).sum() * (rb ** 2).sum()))
-    return float((ra * rb).sum() / denominator) if denominator else float("nan")
+    return float(rank_correlation(torch.from_numpy(a)[None], torch.from_numpy(b)[None])[0])
 
 
 def object_ssim(image01: torch.Tensor, original01: torch.Tensor, masks: torch.Tensor,

@@ -20,8 +20,8 @@ or answers differently the second time is not correct either (:mod:`.machinery`)
   (``CheckFailed._render_traceback_``).
 
 The checks use only torch, numpy and the kit; the models are fresh copies of the bundled
-toy network on the CPU, so a check never changes the notebook's own model and never needs
-a download. They do not depend on the toy's exact weights: every right answer is computed
+toy network on the CPU (and, for the cascading randomisation, a small seeded network with
+batch norm), so a check never changes the notebook's own model and never needs a download. They do not depend on the toy's exact weights: every right answer is computed
 by the kit at check time.
 """
 
@@ -33,8 +33,10 @@ from lecturekit.course.checks.relu import (check_backprop_rule, check_deconvnet_
                                            check_guided_rule, check_whole_network_guided)
 from lecturekit.course.checks.saliency import (check_pointing_game, check_saliency,
                                                check_score_gradient)
+from lecturekit.course.checks.sanity import check_cascading_randomisation
 
-__all__ = ["CheckFailed", "check_alpha_norm", "check_backprop_rule", "check_class_model_step",
-           "check_deconvnet_rule", "check_dream_step", "check_guided_rule", "check_inversion",
-           "check_pointing_game", "check_saliency", "check_score_gradient",
-           "check_total_variation", "check_whole_network_guided"]
+__all__ = ["CheckFailed", "check_alpha_norm", "check_backprop_rule",
+           "check_cascading_randomisation", "check_class_model_step", "check_deconvnet_rule",
+           "check_dream_step", "check_guided_rule", "check_inversion", "check_pointing_game",
+           "check_saliency", "check_score_gradient", "check_total_variation",
+           "check_whole_network_guided"]
