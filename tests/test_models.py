@@ -172,6 +172,7 @@ def test_auto_never_downloads_and_prints_one_line(empty_torch_home, no_network, 
     downloads = []
     monkeypatch.setattr(torch.hub, "download_url_to_file",
                         lambda url, *args, **kwargs: downloads.append(url))
+    monkeypatch.delenv("LECTUREKIT_MODEL", raising=False)  # scripts/test.sh sets it
     model = load_model(device="cpu")  # no name, no LECTUREKIT_MODEL: "auto"
     out, err = capfd.readouterr()
     assert model.name == "efficientnet-lite0"
