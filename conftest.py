@@ -6,6 +6,10 @@ environment (scripts/test.sh sets ``LECTUREKIT_MODEL=toy``). nbval starts a
 notebook's kernel when the notebook's first cell is set up, and the kernel
 inherits this process's environment, so setting ``LECTUREKIT_MODEL`` just before
 that is enough.
+
+The disk cache of long results (:mod:`lecturekit.result_cache`) is turned off for the whole
+run, the notebooks' kernels included: every test computes what it checks (the cache's
+own tests turn it on in a temporary folder).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import pytest
 
 ENVIRONMENT_MODEL = os.environ.get("LECTUREKIT_MODEL")
+os.environ["LECTUREKIT_CACHE"] = "off"
 
 
 @lru_cache(maxsize=None)

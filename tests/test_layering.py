@@ -18,9 +18,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "lecturekit"
 
 FLOORS: tuple[tuple[str, ...], ...] = (
-    # ground floor: argument checks, devices, progress bars, images, filters and image
-    # measures, the generated worlds
-    ("lecturekit.validation", "lecturekit.devices", "lecturekit.progress", "lecturekit.images",
+    # ground floor: argument checks, devices, progress bars, the disk cache, images, filters
+    # and image measures, the generated worlds
+    ("lecturekit.validation", "lecturekit.devices", "lecturekit.progress",
+     "lecturekit.result_cache", "lecturekit.images",
      "lecturekit.filters", "lecturekit.similarity", "lecturekit.scenes",
      "lecturekit.photo_scenes"),
     ("lecturekit.models",),                                  # the networks

@@ -42,6 +42,7 @@ from lecturekit.optimise.loop import optimise
 from lecturekit.optimise.parameterisation import seeded_start
 from lecturekit.optimise.priors import PriorKey, check_priors, prior_terms
 from lecturekit.optimise.transforms import TransformFn, robust_transform
+from lecturekit.result_cache import cached
 from lecturekit.targets import Logit
 from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
@@ -122,6 +123,7 @@ CLASS_MODEL_RECIPES: dict[str, ClassModelRecipe] = {recipe.name: recipe for reci
 
 # --------------------------------------------------------------------------- class model
 
+@cached("class_model")
 def class_model(model: LayeredNetwork, class_index_or_name: ClassLike | Sequence[ClassLike], *,
                 recipe: str = "robust-fourier",
                 priors: Mapping[PriorKey, float | None] | None = None,

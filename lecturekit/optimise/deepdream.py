@@ -34,6 +34,7 @@ from lecturekit.optimise.loop import octave_sizes, optimise
 from lecturekit.optimise.parameterisation import seeded_start
 from lecturekit.optimise.priors import PriorKey, check_priors, prior_terms
 from lecturekit.optimise.transforms import Jitter, TransformFn, robust_transform
+from lecturekit.result_cache import cached
 from lecturekit.targets import LayerL2, Target
 from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
@@ -176,6 +177,7 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
 
 # --------------------------------------------------------------------------- from noise
 
+@cached("activation_maximisation")
 def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
                             priors: Mapping[PriorKey, float | None] | None = None,
                             robust: bool | TransformFn = False, size: int | None = None,

@@ -43,6 +43,7 @@ from lecturekit.optimise.loop import Term, optimise
 from lecturekit.optimise.priors import PRIORS, PriorKey, check_priors, prior_terms
 from lecturekit.optimise.transforms import TransformFn, inversion_robustness
 from lecturekit.progress import progress_bar
+from lecturekit.result_cache import cached
 from lecturekit.similarity import psnr, ssim
 from lecturekit.targets import Blocks, FeatureMatching
 from lecturekit.validation import check_callable, check_choice, check_real, check_seed
@@ -300,6 +301,7 @@ def _invert_blocks(model: LayeredNetwork, image: torch.Tensor, layers: Sequence[
     return results
 
 
+@cached("invert")
 def invert(model: LayeredNetwork, image: torch.Tensor, layer: str, *,
            priors: Mapping[PriorKey, float | None] | None = None,
            robust: bool | TransformFn = False, recipe: str | Recipe | None = None,
@@ -335,6 +337,7 @@ def invert(model: LayeredNetwork, image: torch.Tensor, layer: str, *,
                           options=prior_options)[layer]
 
 
+@cached("invert_layers")
 def invert_layers(model: LayeredNetwork, image: torch.Tensor,
                   layers: Iterable[str] | None = None, *,
                   priors: Mapping[PriorKey, float | None] | None = None,
