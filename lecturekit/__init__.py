@@ -9,7 +9,7 @@ its module (``lecturekit.optimise.inversion_recipes``, ``lecturekit.measure...``
   ``lk.lecture_example``, ``lk.scene_example``, ``lk.scenes`` (the toy world with
   ground-truth masks);
 * targets, the pseudo-losses: ``lk.Neuron``, ``lk.Channel``, ``lk.Layer``,
-  ``lk.Logit``, ``lk.Probability``, ``lk.FeatureMatching``;
+  ``lk.Logit``, ``lk.Probability``, ``lk.FeatureMatching``, ``lk.PerImage`` (one per image);
 * the gradient half (:mod:`lecturekit.gradient`): ``lk.input_gradient``,
   ``lk.relu_backward``, ``lk.saliency_map``, ``lk.deconv_project``, ``lk.top9``;
 * the optimisation half (:mod:`lecturekit.optimise`): ``lk.optimise``,
@@ -63,7 +63,8 @@ from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.optimise.loop import Term, optimise, pixel_bounds
 from lecturekit.scenes import class_gallery
 from lecturekit.similarity import edge_concentration, psnr, rank_correlation, ssim
-from lecturekit.targets import Channel, FeatureMatching, Layer, Logit, Neuron, Probability
+from lecturekit.targets import (Channel, FeatureMatching, Layer, Logit, Neuron, PerImage,
+                                Probability)
 
 __version__ = "0.1.0"
 
@@ -71,7 +72,8 @@ _LAZY = {"plot": "lecturekit.ui.plot", "widgets": "lecturekit.ui.widgets"}
 
 __all__ = [
     "CHOICE_LABELS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "FeatureMatching",
-    "FeatureStatisticsPrior", "Layer", "Logit", "Neuron", "Probability", "RULES", "Term",
+    "FeatureStatisticsPrior", "Layer", "Logit", "Neuron", "PerImage", "Probability", "RULES",
+    "Term",
     "activation_maximisation", "all_pairs", "cascading_randomisation", "channel_max_abs",
     "class_gallery", "class_model", "class_sensitivity", "colour_baseline_accuracy",
     "context_claims", "deconv_project", "deepdream", "default_recipe", "dream_inputs",

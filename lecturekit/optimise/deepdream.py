@@ -22,7 +22,7 @@ Both are short recipes over :func:`lecturekit.optimise.loop.optimise`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from lecturekit.optimise.parameterisation import seeded_start
 from lecturekit.optimise.priors import PriorKey, check_priors, prior_terms
 from lecturekit.optimise.transforms import Jitter, TransformFn, robust_transform
 from lecturekit.result_cache import cached
-from lecturekit.targets import LayerL2, Target
+from lecturekit.targets import LayerL2, PerImage, Target
 from lecturekit.validation import check_at_least, check_choice, check_real, check_seed, check_side
 
 __all__ = ["DREAM_PRIORS", "DreamResult", "activation_maximisation", "deepdream",
@@ -120,6 +120,16 @@ def normalised_step_size(model: LayeredNetwork, step_size: float) -> float:
     return step_size / (PIXEL_UNITS * std)
 
 
+def _as_target(model: LayeredNetwork, target: Target | str) -> Target:
+    """A target, or a layer name as ``LayerL2`` of that layer (DeepDream's objective)."""
+    if isinstance(target, str):
+        return LayerL2(model.check_layer(target))
+    if not isinstance(target, Target):
+        raise TypeError(f"target must be a lecturekit.targets.Target, a layer name or a list "
+                        f"of them, got {type(target).__name__}")
+    return target
+
+
 def _result(model: LayeredNetwork, target: Target, optimised) -> DreamResult:
     return DreamResult(image=optimised.image, image01=model.deprocess(optimised.image),
                        objective=optimised.objective, target=target,
@@ -178,7 +188,8 @@ def deepdream(model: LayeredNetwork, image: ImageLike | torch.Tensor, layer: str
 # --------------------------------------------------------------------------- from noise
 
 @cached("activation_maximisation")
-def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
+def activation_maximisation(model: LayeredNetwork,
+                            target: Target | str | Sequence[Target | str], *,
                             priors: Mapping[PriorKey, float | None] | None = None,
                             robust: bool | TransformFn = False, size: int | None = None,
                             steps: int = 100, lr: float = 0.05, jitter: int = 4,
@@ -211,11 +222,11 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
     (:func:`~lecturekit.optimise.transforms.robustness_for`); a transform
     ``t(x, generator)`` may be passed instead.
     """
-    if isinstance(target, str):
-        target = LayerL2(model.check_layer(target))
-    if not isinstance(target, Target):
-        raise TypeError(f"target must be a lecturekit.targets.Target or a layer name, got "
-                        f"{type(target).__name__}")
+    several = isinstance(target, (list, tuple))
+    targets = [_as_target(model, t) for t in (target if several else [target])]
+    if not targets:
+        raise ValueError("target is an empty list; name at least one target")
+    target = PerImage(targets) if several else targets[0]
     size = model.input_size if size is None else check_side("size", size, model.min_input_size)
     check_at_least("steps", steps, 1)
     check_seed(seed)
@@ -223,7 +234,7 @@ def activation_maximisation(model: LayeredNetwork, target: Target | str, *,
     check_real("init_std", init_std, "a number >= 0", lambda v: v >= 0)
     check_at_least("jitter", jitter, 0)
     _check_octaves(model, (size, size), octaves, octave_scale)
-    start = seeded_start(1, size, parameterisation, init_std, seed, model.device)
+    start = seeded_start(len(targets), size, parameterisation, init_std, seed, model.device)
     transform = robust_transform(model, robust) or (Jitter(jitter) if jitter else None)
     terms = prior_terms(priors, prior_options)
     optimised = optimise(model, target, start, maximise=True, terms=terms,

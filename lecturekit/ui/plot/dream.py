@@ -15,11 +15,11 @@ from matplotlib.figure import Figure
 
 from lecturekit.examples import CLASS_MODEL_CLASSES, dream_inputs
 from lecturekit.models import LayeredNetwork
-from lecturekit.optimise.class_model import class_model
+from lecturekit.optimise.class_model import ClassModelResult, class_model
 from lecturekit.optimise.deepdream import deepdream, max_octaves
 from lecturekit.ui.plot.common import show_images
 
-__all__ = ["class_model_figure", "deepdream_figure", "show_context"]
+__all__ = ["class_model_figure", "deepdream_figure", "show_class_models", "show_context"]
 
 
 def deepdream_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
@@ -72,6 +72,15 @@ def class_model_figure(model: LayeredNetwork, progress: bool = False) -> Figure:
                     fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def show_class_models(result: ClassModelResult, label: str, size: float = 2.4) -> Figure:
+    """One row of class models (:func:`~lecturekit.optimise.class_model.class_model`), each
+    titled with its class and the softmax probability the network gives it; ``label``
+    names the row (the recipe)."""
+    titles = [f"{name}  p = {p:.2f}" for name, p in zip(result.names, result.probability.tolist())]
+    return show_images(list(result.image01), titles, ncols=len(result.names), size=size,
+                       row_labels=[label])
 
 
 def show_context(held: torch.Tensor, start: torch.Tensor, grown: torch.Tensor,
