@@ -143,3 +143,22 @@ def test_any_other_move_cancels_the_prefetch(toy_model):
     assert not explorer._worker.is_alive()
     assert explorer.prefetch_count == 0 and explorer.compute_count == 2
     assert [key[:2] for key in explorer.cache] == [("conv1", "default"), ("conv1", "l2")]
+
+
+def test_a_computed_setting_shows_its_search_coarse_to_fine(toy_model):
+    from lecturekit.ui.widgets.inversion import FIRST_PREVIEW, PREVIEW_EVERY, InversionExplorer
+
+    steps = FIRST_PREVIEW + 2 * PREVIEW_EVERY  # previews after FIRST_PREVIEW, +20, +40 steps
+    explorer = InversionExplorer(toy_model, _scene(toy_model), layers=("conv1", "conv5"),
+                                 steps=steps, auto=False, prefetch=False)
+    shown = []
+    explorer.reconstruction_view.observe(
+        lambda change: shown.append((explorer.progress.value, change["new"])), names="value")
+    explorer.update()
+    # two previews, then the finished result (the last step shows the result, not a preview)
+    assert [done for done, _ in shown] == [FIRST_PREVIEW, FIRST_PREVIEW + PREVIEW_EVERY, steps]
+    assert shown[0][1] != shown[-1][1] and "SSIM" in explorer.text
+    explorer.auto = True  # from now on the slider computes, as in a notebook
+    explorer.layer.value = "conv5"  # computed: two previews and its result
+    explorer.layer.value = "conv1"  # cached: its result at once, no preview
+    assert len(shown) == 3 + 3 + 1 and shown[-1][1] == shown[2][1]
