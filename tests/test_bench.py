@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,20 @@ sys.path.insert(0, str(BENCH.parent))
 import bench  # noqa: E402  (benchmarks/ is beside the package, not in it)
 
 
-def _notebook(path: Path, source: str) -> Path:
+def _notebook(path: Path, *cells) -> Path:
+    """A notebook of ``cells``: nbformat cells, or sources of code cells."""
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source)]
+    notebook.cells = [nbformat.v4.new_code_cell(cell) if isinstance(cell, str) else cell
+                      for cell in cells]
     nbformat.write(notebook, path)
     return path
+
+
+def _timed(cell: dict, start: str | None, end: str | None) -> dict:
+    """``cell`` with the execution timestamps nbclient records (None: left out)."""
+    stamps = {"iopub.execute_input": start, "shell.execute_reply": end}
+    cell["metadata"] = {"execution": {k: v for k, v in stamps.items() if v is not None}}
+    return cell
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -36,10 +46,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
-    """``bench --quick --json`` on two tiny notebooks, one of which fails."""
+    """``bench --quick --json`` on two tiny notebooks, one of which fails. The good one's
+    empty cell (which nbclient skips) carries a timing saved in the file: not reported."""
     folder = tmp_path_factory.mktemp("notebooks")
-    good = _notebook(folder / "good.ipynb",  # the kernel gets the model the bench names
-                     "import os\nassert os.environ['LECTUREKIT_MODEL'] == 'toy'")
+    stale = _timed(nbformat.v4.new_code_cell(""), "2020-01-01T00:00:00.000000Z",
+                   "2020-01-01T00:10:00.000000Z")
+    good = _notebook(folder / "good.ipynb", nbformat.v4.new_markdown_cell("# Good"),
+                     # the kernel gets the model the bench names, a first run's settings
+                     "import os\nassert os.environ['LECTUREKIT_MODEL'] == 'toy'\n"
+                     "assert os.environ['LECTUREKIT_CACHE'] == 'off'\n"
+                     "assert os.environ['LECTUREKIT_PROGRESS'] == '0'", stale, "x = 1")
     bad = _notebook(folder / "bad.ipynb", "raise RuntimeError('broken on purpose')")
     done = _cli("--quick", "--json", "--notebooks", str(good), str(bad))
     assert done.returncode == 0, done.stderr
@@ -53,9 +69,17 @@ def test_quick_run_reports_every_key(quick_results):
     for rows in overhead.values():
         for row in rows.values():
             # loop_ms is the difference of two timings (2n and n steps): with the quick
-            # setting's three steps, noise on a busy machine can make it negative
+            # setting's two steps, noise on a busy machine can make it negative
             assert row["floor_ms"] > 0 and math.isfinite(row["loop_ms"])
             assert row["ratio"] == pytest.approx(row["loop_ms"] / row["floor_ms"])
+            assert row["repeats"] == bench.QUICK.repeats == 3
+            assert len(row["floor_samples_ms"]) == len(row["loop_samples_ms"]) == 3
+            # the medians and quartiles are those of the recorded repeats
+            floor, f1, f3 = bench.median_and_iqr(row["floor_samples_ms"])
+            loop, l1, l3 = bench.median_and_iqr(row["loop_samples_ms"])
+            assert (row["floor_ms"], row["floor_iqr_ms"]) == (floor, [f1, f3])
+            assert (row["loop_ms"], row["loop_iqr_ms"]) == (loop, [l1, l3])
+            assert row["within_noise"] is (abs(loop - floor) < max(f3 - f1, l3 - l1) / 2)
     assert {label: list(rows) for label, rows in quick_results["recipes"].items()} == {
         "toy": ["conv3"], "efficientnet-lite0": ["stem"]}
     for label, by_layer in quick_results["recipes"].items():
@@ -80,6 +104,7 @@ def test_quick_run_reports_every_key(quick_results):
         assert list(rows) == ["first", "move", "prefetched"]
         for row in rows.values():
             assert row["seconds"] > 0 and math.isfinite(row["feature_error"])
+            assert 0 < row["picture_seconds"] <= row["seconds"]  # a picture, then the result
             assert -1 <= row["ssim"] <= 1
         assert rows["prefetched"]["ready_seconds"] >= 0
         # the prefetched result is the one the cold move computed, only sooner
@@ -94,15 +119,34 @@ def test_notebooks_are_timed_and_failures_named(quick_results):
     assert isinstance(table["good.ipynb"], float)
     assert table["bad.ipynb"].startswith("failed:") and "broken on purpose" in table["bad.ipynb"]
     assert table["total"] == table["good.ipynb"]
+    cells = quick_results["notebook_cells"]["toy"]
+    # code cells 0 and 2 ran; 1, the empty one, did not (its saved timing is dropped);
+    # the failing cell of bad.ipynb is timed too
+    assert {name: [index for index, _ in rows] for name, rows in cells.items()} == {
+        "good.ipynb": [0, 2], "bad.ipynb": [0]}
+    assert all(seconds >= 0 for rows in cells.values() for _, seconds in rows)
+    longest = quick_results["longest_cells"]["toy"]
+    assert longest == bench.longest_cells({name: [tuple(row) for row in rows]
+                                           for name, rows in cells.items()})
+    assert len(longest) == 3 and not any(row["over_limit"] for row in longest)
 
 
 def test_markdown_table_shows_the_numbers(quick_results):
     text = bench.format_table(quick_results)
-    ratio = quick_results["overhead"]["toy"]["conv1"]["ratio"]
-    assert "| toy | conv1 |" in text and f"{ratio:.2f} |" in text
+    row = quick_results["overhead"]["toy"]["conv1"]
+    (f1, f3), (l1, l3) = row["floor_iqr_ms"], row["loop_iqr_ms"]
+    assert (f"| toy | conv1 | {row['floor_ms']:.2f} [{f1:.2f}, {f3:.2f}] | "
+            f"{row['loop_ms']:.2f} [{l1:.2f}, {l3:.2f}] | {row['ratio']:.2f}"
+            + (" (within noise) |" if row["within_noise"] else " |")) in text
+    assert "medians [interquartile range] of 3 repeats" in text
+    assert "the target <= 1.10 is judged on these medians" in text
     assert "| efficientnet-lite0 | stem |" in text
     assert "Inversion recipes on efficientnet-lite0" in text and "| stem | kit |" in text
     assert "| conv3 | kit |" in text and "good.ipynb" in text
+    assert "The 3 longest cells with the toy model (seconds; limit 30 s on 2 cores)" in text
+    longest = quick_results["longest_cells"]["toy"][0]
+    assert f"| {longest['notebook']} | {longest['cell']} | {longest['seconds']:.1f} | no |" \
+        in text
     assert "Inversion grid: 2 alexnet layers at 224 px" in text
     assert "Inversion grid: 2 efficientnet-lite0 layers at 224 px" in text
     assert "| efficientnet-lite0 | move | stage1 |" in text
@@ -243,3 +287,105 @@ def test_present_memory_is_measured_only_on_request(monkeypatch):
 def test_the_memory_of_a_process_tree_counts_its_kernels():
     rss, kernels = bench._tree_rss_mib(os.getpid())
     assert rss > 10 and kernels == 0
+
+
+def test_cell_seconds_counts_code_cells_and_skips_untimed_ones():
+    """Code cells are counted from 0 as nbval counts them (markdown cells not at all); a
+    code cell without both timestamps keeps its index and is left out."""
+    notebook = {"cells": [
+        _timed({"cell_type": "markdown", "source": "# Title"}, "2026-12-06T10:00:00.000000Z",
+               "2026-12-06T10:00:09.000000Z"),
+        _timed({"cell_type": "code", "source": "a = 1"}, "2026-12-06T10:00:00.000000Z",
+               "2026-12-06T10:00:01.500000Z"),
+        {"cell_type": "code", "source": "", "metadata": {}},
+        _timed({"cell_type": "code", "source": "b = 2"}, "2026-12-06T10:00:02.000000Z", None),
+        {"cell_type": "markdown", "source": "Text", "metadata": {}},
+        _timed({"cell_type": "code", "source": "c = 3"}, "2026-12-06T10:00:58.000000Z",
+               "2026-12-06T10:02:00.250000Z"),
+        _timed({"cell_type": "code", "source": "d = 4"}, "2026-12-06T10:03:00+00:00",
+               "2026-12-06T10:03:31.000001+00:00")]}
+    assert bench.cell_seconds(notebook) == [(0, 1.5), (3, 62.25), (4, 31.000001)]
+    notebook_node = nbformat.from_dict(notebook)  # what nbclient hands back
+    assert bench.cell_seconds(notebook_node) == [(0, 1.5), (3, 62.25), (4, 31.000001)]
+    assert bench.cell_seconds({"cells": notebook["cells"][:1]}) == []
+
+
+def test_longest_cells_are_ordered_and_flagged():
+    per_notebook = {"b.ipynb": [(1, 45.5), (2, 30.0), (4, 5.0)],
+                    "a.ipynb": [(0, 5.0), (3, 31.0)], "c.ipynb": []}
+    assert bench.longest_cells(per_notebook, count=3) == [
+        {"notebook": "b.ipynb", "cell": 1, "seconds": 45.5, "over_limit": True},
+        {"notebook": "a.ipynb", "cell": 3, "seconds": 31.0, "over_limit": True},
+        # exactly at the limit is not over it
+        {"notebook": "b.ipynb", "cell": 2, "seconds": 30.0, "over_limit": False}]
+    rows = bench.longest_cells(per_notebook)
+    # every cell when there are fewer than count; equal times by notebook, then cell
+    assert [(row["notebook"], row["cell"]) for row in rows] == [
+        ("b.ipynb", 1), ("a.ipynb", 3), ("b.ipynb", 2), ("a.ipynb", 0), ("b.ipynb", 4)]
+    assert [row["over_limit"] for row in bench.longest_cells(per_notebook, limit=40.0)] == [
+        True, False, False, False, False]
+    assert bench.longest_cells({}) == []
+
+
+def test_longest_cells_table_flags_cells_over_the_limit():
+    rows = bench.longest_cells({"05_inversion.ipynb": [(7, 44.06), (9, 12.0)]}, count=2)
+    text = bench.format_table({"machine": bench.machine() | {"device": "cpu"},
+                               "longest_cells": {"toy": rows}})
+    assert "The 2 longest cells with the toy model (seconds; limit 30 s on 2 cores)" in text
+    assert "| 05_inversion.ipynb | 7 | 44.1 | **yes** |" in text
+    assert "| 05_inversion.ipynb | 9 | 12.0 | no |" in text
+
+
+def test_median_and_iqr_interpolates_linearly():
+    assert bench.median_and_iqr([5.0, 1.0, 4.0, 2.0, 3.0]) == (3.0, 2.0, 4.0)
+    # quartiles at positions 0.75 and 2.25 of the sorted four: 1.75 and 3.25
+    assert bench.median_and_iqr([4.0, 1.0, 3.0, 2.0]) == (2.5, 1.75, 3.25)
+    samples = [0.3, 9.0, 1.2, 4.4, 2.5, 7.1, 0.9]
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    assert bench.median_and_iqr(samples) == pytest.approx((median, q1, q3), abs=1e-12)
+    assert bench.median_and_iqr([7.0]) == (7.0, 7.0, 7.0)
+    with pytest.raises(ValueError, match="at least one sample"):
+        bench.median_and_iqr([])
+
+
+def test_ratio_summary_tells_noise_from_a_difference():
+    # medians 1.20 and 1.25, IQRs 0.2 and 0.2: 0.05 apart, within half an IQR (0.1)
+    noisy = bench.ratio_summary([1.0, 1.4, 1.1, 1.3, 1.2], [1.05, 1.45, 1.25, 1.35, 1.15])
+    assert noisy["floor"] == pytest.approx(1.2) and noisy["loop"] == pytest.approx(1.25)
+    assert noisy["floor_iqr"] == pytest.approx((1.1, 1.3))
+    assert noisy["loop_iqr"] == pytest.approx((1.15, 1.35))
+    assert noisy["ratio"] == pytest.approx(1.25 / 1.2) and noisy["within_noise"] is True
+    # medians 1.0 and 1.5 with IQRs of 0.02: a real difference
+    apart = bench.ratio_summary([1.0, 1.01, 0.99, 1.02, 0.98], [1.5, 1.51, 1.49, 1.52, 1.48])
+    assert apart["ratio"] == pytest.approx(1.5) and apart["within_noise"] is False
+    # the rule is strict: medians exactly half the larger IQR apart are not within noise
+    edge = bench.ratio_summary([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert edge == {"floor": 2.0, "loop": 3.0, "floor_iqr": (1.0, 3.0), "loop_iqr": (2.0, 4.0),
+                    "ratio": 1.5, "within_noise": False}
+    assert bench.ratio_summary([0.0, 1.0, 2.0, 3.0, 4.0],
+                               [0.5, 1.5, 2.5, 3.5, 4.5])["within_noise"] is True
+    # one repeat each has no spread: only equal medians could be noise, and the rule is strict
+    assert bench.ratio_summary([2.0], [2.0])["within_noise"] is False
+
+
+def test_floor_and_loop_take_turns_and_drop_what_a_call_pays_once(toy_model, monkeypatch):
+    """Each repeat times the floor at n steps, then the loop at n and at 2n; the loop's
+    sample is (t(2n) - t(n)) / n, the floor's t / n, and the first repeat is a warm-up.
+    Made-up timings stand in for the clock."""
+    order: list[object] = []
+    monkeypatch.setattr(bench, "_floor_run",
+                        lambda model, layer, batch, steps: lambda: order.append("floor"))
+    monkeypatch.setattr(bench, "optimise", lambda *args, steps, **kwargs: order.append(steps))
+    clock = iter([9.0, 9.0, 9.0,  # warm-up: dropped
+                  0.2, 0.5, 0.8, 0.4, 0.6, 1.2, 0.3, 0.7, 0.9])
+
+    def fake_seconds(run, device):
+        run()
+        return next(clock)
+
+    monkeypatch.setattr(bench, "_seconds", fake_seconds)
+    batch = bench._batch(toy_model, 1)
+    floors, loops = bench.floor_and_loop_seconds(toy_model, "conv1", batch, steps=2, repeats=3)
+    assert order == ["floor", 2, 4] * 4
+    assert floors == pytest.approx([0.1, 0.2, 0.15])
+    assert loops == pytest.approx([0.15, 0.3, 0.1])
