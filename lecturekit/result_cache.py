@@ -1,8 +1,8 @@
 """A disk cache for the long optimisations, so that a notebook run a second time is instant.
 
-Class models, activation maximisation, DeepDream and inversions take seconds to minutes
-on a laptop CPU, and the notebooks, the homework and the presentation page ask for the
-same ones again and again. :func:`cached` stores each result on disk under a key made
+Class models, activation maximisation, inversions and the top-9 searches take seconds to
+minutes on a laptop CPU, and the notebooks, the homework and the presentation page ask for
+the same ones again and again. :func:`cached` stores each result on disk under a key made
 of everything it depends on:
 
 * the **network**: its name, its modules (with each ReLU's backward rule), the device type

@@ -37,6 +37,7 @@ from lecturekit.gradient.deconvnet import deconv_backward, record_forward, zero_
 from lecturekit.gradient.gradients import layer_gradient
 from lecturekit.images import ImageCollection
 from lecturekit.models import ALEXNET_LAYERS, LayeredAlexNet, LayeredNetwork, require_alexnet
+from lecturekit.result_cache import cached
 from lecturekit.validation import check_at_least, check_channel
 
 
@@ -229,6 +230,7 @@ def _one_per_source(values: torch.Tensor, sources: tuple[int, ...], k: int) -> t
     return torch.tensor(chosen, dtype=torch.long)
 
 
+@cached("top9")
 def top9(model: LayeredNetwork, images: torch.Tensor | ImageCollection, layer: str,
          channel: int, k: int = 9, batch_size: int = 32) -> list[TopActivation]:
     """The ``k`` strongest activations of map ``channel`` of ``layer`` over ``images``.
@@ -324,6 +326,7 @@ def _mean_peak(model: LayeredNetwork, images: torch.Tensor, layer: str,
     return torch.as_tensor(total).cpu() / images.shape[0]
 
 
+@cached("most_selective_channel")
 def most_selective_channel(model: LayeredNetwork, examples: torch.Tensor,
                            images: torch.Tensor | ImageCollection, layer: str,
                            batch_size: int = 50) -> int:
@@ -341,6 +344,7 @@ def most_selective_channel(model: LayeredNetwork, examples: torch.Tensor,
     return int((on_examples / (overall + 1e-3 * overall.mean().clamp_min(1e-12))).argmax())
 
 
+@cached("most_active_channel")
 @torch.no_grad()
 def most_active_channel(model: LayeredNetwork, images: torch.Tensor | ImageCollection,
                         layer: str, batch_size: int = 50) -> int:
