@@ -49,8 +49,9 @@ EXPLORER_CHOICES: tuple[str, ...] = ("default", "tv", "l2", "alpha", "low_pass",
 """The explorer's menu: :data:`~lecturekit.optimise.inversion.PRIOR_CHOICES`, the recipe's
 own priors first and total variation next."""
 FIRST_PREVIEW = 10
-"""Steps after which a computed setting first shows its image (about 0.2 s of a 224-pixel
-inversion on EfficientNet-Lite0 at 2 cores)."""
+"""Steps after which a computed setting first shows its image (on EfficientNet-Lite0 at
+224 px and 2 cores, 0.41 s after the explorer was built and 0.50 s after a slider move in
+run F of benchmarks/RESULTS.md)."""
 PREVIEW_EVERY = 20
 """Steps between the later previews of a setting being computed."""
 GROUP_NAMES = ("early", "middle", "deep")
