@@ -122,7 +122,11 @@ def call_key(name: str, function: Callable, args: tuple, kwargs: dict) -> str:
     bound = inspect.signature(function).bind(*args, **kwargs)
     bound.apply_defaults()
     arguments = {k: v for k, v in bound.arguments.items() if k not in _UNKEYED}
-    text = f"{kit_fingerprint()}|{name}|{_key(arguments)}"
+    # the networks last: a call with an unkeyable argument (the explorer's callback) is
+    # then given up before any weight is hashed
+    keys = {k: _key(v) for k, v in arguments.items() if not isinstance(v, torch.nn.Module)}
+    keys.update({k: _key(v) for k, v in arguments.items() if isinstance(v, torch.nn.Module)})
+    text = f"{kit_fingerprint()}|{name}|" + ",".join(f"{k}={keys[k]}" for k in sorted(keys))
     return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 

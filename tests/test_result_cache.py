@@ -86,6 +86,22 @@ def test_turned_off_or_unkeyable_arguments_always_compute(folder, monkeypatch):
     assert not folder.exists()
 
 
+def test_an_unkeyable_call_hashes_no_weights(folder, toy_model, monkeypatch):
+    hashed = []
+    real = result_cache.network_fingerprint
+    monkeypatch.setattr(result_cache, "network_fingerprint",
+                        lambda model: hashed.append(1) or real(model))
+
+    @cached("probe")
+    def run(model, x: torch.Tensor, callback=None) -> torch.Tensor:
+        return x
+
+    run(toy_model, torch.ones(1), callback=lambda *a: None)  # as the explorer calls invert
+    assert hashed == []
+    run(toy_model, torch.ones(1))
+    assert hashed == [1]
+
+
 def test_a_folder_that_cannot_be_written_warns_and_still_returns(tmp_path, monkeypatch):
     blocker = tmp_path / "a file, not a folder"
     blocker.write_text("")
