@@ -156,7 +156,7 @@ def test_bad_arguments_are_named():
     done = _cli("--quick", "--only", "everything")
     assert done.returncode == 2
     assert "unknown part(s) everything" in done.stderr and "overhead" in done.stderr
-    assert "present_memory" in done.stderr
+    assert "present" in done.stderr
     done = _cli("--quick", "--only", "notebooks", "--notebooks", "no/such.ipynb")
     assert done.returncode == 2 and "no such notebook(s): no/such.ipynb" in done.stderr
 
@@ -264,24 +264,28 @@ def test_a_diverging_recipe_is_recorded_not_fatal(monkeypatch):
     assert "| stage2 | baseline | diverged | diverged | never |" in text
 
 
-def test_present_memory_is_measured_only_on_request(monkeypatch):
-    """The presentation page's memory needs Chromium and minutes: not in a plain run, but
-    with --only present_memory, reported in words with its numbers."""
-    assert "present_memory" not in bench.PARTS and "present_memory" in bench.ON_REQUEST
+def test_the_presentation_page_is_measured_only_on_request(monkeypatch):
+    """The presentation page needs Chromium and minutes: not in a plain run, but with
+    --only present, reported in words with its numbers."""
+    assert "present" not in bench.PARTS and "present" in bench.ON_REQUEST
     calls = []
 
     def fake(model, visits):
         calls.append((model, visits))
-        return {"model": model, "visits": visits, "seconds_to_first_picture": [9.5, 8.3],
-                "rss_mib_page_open": 801.0, "rss_mib_after": 97.4, "kernels_after": 0}
+        return {"model": model, "visits": visits, "seconds_to_serve": 14.26,
+                "seconds_to_first_picture": [2.514, 1.9], "seconds_to_explorer_picture":
+                [9.5, 8.3], "rss_mib_page_open": 801.0, "rss_mib_after": 97.4,
+                "kernels_after": 0}
 
-    monkeypatch.setattr(bench, "present_memory", fake)
-    results = bench.run_bench(bench.QUICK, parts=["present_memory"])
+    monkeypatch.setattr(bench, "present_page", fake)
+    results = bench.run_bench(bench.QUICK, parts=["present"])
     assert calls == [("toy", 2)] and bench.FULL.present_visits == 5
     text = bench.format_table(results)
-    assert "after 2 visits, each closed, the Voilà server and its kernels hold 97 MiB with 0 " \
-           "kernel(s) left (801 MiB at most while a page was open; seconds to the first " \
-           "picture: 9.5, 8.3)" in text
+    assert "Presentation page (toy): the command answered after 14.3 s (preparing its page); " \
+           "seconds from opening the page to its first picture (target <= 3 s): 2.51, 1.90; " \
+           "to the inversion explorer's first picture: 9.5, 8.3. After 2 visits, each closed, " \
+           "the Voilà server and its kernels hold 97 MiB with 0 kernel(s) left (801 MiB at " \
+           "most while a page was open)." in text
 
 
 def test_the_memory_of_a_process_tree_counts_its_kernels():

@@ -4,7 +4,8 @@ The browser test runs docs/teaching.md's command line
 ``python -m lecturekit present --model toy --no-browser --port 8866`` (on a free port,
 listening on 127.0.0.1 only) from a folder that is not the checkout, with
 ``LECTUREKIT_MODEL`` set to another network so that ``--model`` has to win. It checks
-that the page shows the explorers and the gallery but no code, and that moving the
+that the page shows the opening figure stored in its markdown, the explorers and the
+gallery but no code, and that moving the
 inversion explorer's layer slider changes the picture and the caption; then that the
 kernels of four more visits end when their tabs close, while the open page keeps its
 kernel (the server's REST API and its kernel processes). Helpers and the rules for
@@ -35,6 +36,7 @@ from browser_support import (INVERSION, INVERSION_CAPTION, RECONSTRUCTION, Brows
 from readme_support import TEACHING, commands, section
 
 from lecturekit.course import present
+from lecturekit.course.present_page import OPENING_ALT
 
 DOCUMENTED_COMMAND = "python -m lecturekit present --model toy --no-browser --port"
 LECTURE_HALL = "Showing the explorers in a lecture hall"  # the section of docs/teaching.md
@@ -215,7 +217,8 @@ def _visit(browser: Browser, url: str):
 @pytest.mark.browser
 def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Browser,
                                                     artifacts: Path) -> None:
-    """`python -m lecturekit present --model toy` in Chromium: explorers, gallery, no code;
+    """`python -m lecturekit present --model toy` in Chromium: the opening figure, explorers,
+    gallery, no code;
     the layer slider moves the inversion. Then four more visits, each closed: two as a tab
     is closed (the page asks the server to end its kernel), two as a crashed tab leaves
     them (the server culls their kernels after --cull-after seconds). At the end only the
@@ -238,6 +241,9 @@ def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Bro
     with serve(command, f"{url}/voila/static/voila.js", log, tmp_path, env) as server, \
             evidence_on_failure(browser, artifacts, INVERSION):
         page.goto(url, wait_until="commit")
+        opening = page.get_by_alt_text(OPENING_ALT)
+        opening.wait_for()  # in the page's markdown: there before the kernel has run a cell
+        assert opening.evaluate("image => image.naturalWidth") > 400
         page.locator(INVERSION_CAPTION).filter(has_text="SSIM").wait_for()
         page.locator(".lecturekit-dream-explorer .lecturekit-caption",
                      has_text="dream of").wait_for()
@@ -268,3 +274,84 @@ def test_present_serves_live_explorers_without_code(tmp_path: Path, browser: Bro
     assert "403 POST /voila/api/shutdown" not in log.read_text(), \
         f"the server refused a closed page's request to end its kernel (log: {log})"
     browser.assert_no_errors(artifacts)
+
+
+# --------------------------------------------------------------------------- the page, prepared
+
+def test_a_gallery_with_a_store_draws_each_figure_once_per_folder(toy_model, tmp_path):
+    from lecturekit.ui.widgets import FigureGallery
+
+    first = FigureGallery(toy_model, ["rule_comparison"], store=tmp_path / "page")
+    assert first.compute_count == 1
+    assert first.stored_path("rule_comparison") == tmp_path / "page" / "rule_comparison-90dpi.png"
+    again = FigureGallery(toy_model, ["rule_comparison"], store=tmp_path / "page")
+    assert again.compute_count == 0 and bytes(again.view.value) == bytes(first.view.value)
+    elsewhere = FigureGallery(toy_model, ["rule_comparison"], store=tmp_path / "other")
+    assert elsewhere.compute_count == 1
+    assert [p.name for p in (tmp_path / "page").iterdir()] == ["rule_comparison-90dpi.png"]
+
+
+def test_the_prepared_page_opens_with_its_figure_in_the_markdown(tmp_path):
+    from lecturekit.course.present_page import (GALLERY_CALL, OPENING_ALT, page_notebook)
+
+    template = json.loads(present.PAGE.read_text(encoding="utf-8"))
+    page = page_notebook(template, b"\x89PNG fake", "toy", tmp_path)
+    opening = page["cells"][1]
+    assert opening["cell_type"] == "markdown" and f"![{OPENING_ALT}](attachment:opening.png)" \
+        in opening["source"] and "toy network" in opening["source"]
+    assert opening["attachments"]["opening.png"]["image/png"] == "iVBORyBmYWtl"  # b64 of the bytes
+    assert page["cells"][0] == template["cells"][0]  # the title stays first
+    assert f"lk.widgets.figure_gallery(model, store={str(tmp_path)!r})" in _code_cells(page)
+    assert len(page["cells"]) == len(template["cells"]) + 1
+    assert GALLERY_CALL in _code_cells(template)  # the template is left as it was
+    broken = {**template, "cells": [c for c in template["cells"]
+                                    if "".join(c["source"]) != GALLERY_CALL]}
+    with pytest.raises(ValueError, match="must have one cell 'lk.widgets.figure_gallery"):
+        page_notebook(broken, b"", "toy", tmp_path)
+
+
+def test_the_page_is_prepared_once_per_network_and_kit(monkeypatch, tmp_path):
+    import lecturekit.course.present_page as present_page
+
+    loads = []
+
+    def load_model(name, verbose):
+        loads.append(name)
+        import lecturekit as lk
+        return lk.load_model("toy", verbose=False)
+
+    monkeypatch.setattr(present_page, "load_model", load_model)
+    monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "cache"))
+    page = present_page.prepare_page("toy", present.PAGE, log=lambda line: None)
+    assert page.parent.parent == tmp_path / "cache" / "present" and loads == ["toy"]
+    assert present_page.prepare_page("toy", present.PAGE, log=lambda line: None) == page
+    assert loads == ["toy"]  # the second start loads no network and draws nothing
+    saved = json.loads(page.read_text(encoding="utf-8"))
+    assert saved["cells"][1]["attachments"]["opening.png"]["image/png"]
+    monkeypatch.setattr(present_page, "kit_fingerprint", lambda: "0" * 32)  # another kit
+    other = present_page.prepare_page("toy", present.PAGE, log=lambda line: None)
+    assert other != page and loads == ["toy", "toy"]
+    monkeypatch.setenv("LECTUREKIT_CACHE", "off")  # off: a new folder at every start
+    assert present_page.page_folder("toy") != present_page.page_folder("toy")
+
+
+def test_the_page_shows_the_network_load_model_would_choose(monkeypatch):
+    import lecturekit.course.present_page as present_page
+
+    monkeypatch.delenv("LECTUREKIT_MODEL", raising=False)
+    monkeypatch.setattr(present_page, "imagenet_weights_cached", lambda: False)
+    assert present_page.chosen_model_name() == "efficientnet-lite0"
+    monkeypatch.setattr(present_page, "imagenet_weights_cached", lambda: True)
+    assert present_page.chosen_model_name() == "alexnet"
+    monkeypatch.setenv("LECTUREKIT_MODEL", "toy")
+    assert present_page.chosen_model_name() == "toy"
+    assert present_page.chosen_model_name("efficientnet-lite1") == "efficientnet-lite1"
+    monkeypatch.setenv("LECTUREKIT_MODEL", "resnet")
+    with pytest.raises(ValueError, match=r"unknown model name 'resnet' \(from LECTUREKIT_MODEL\)"):
+        present_page.chosen_model_name()
+
+
+def test_voila_renders_the_page_progressively():
+    command = present.voila_command(page=Path("/somewhere/present.ipynb"))
+    assert command[3] == "/somewhere/present.ipynb"
+    assert _options(command, "VoilaConfiguration.progressive_rendering") == ["True"]

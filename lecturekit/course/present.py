@@ -8,6 +8,11 @@ stay live. The page calls ``lk.load_model()``, so the network is the machine's
 choice (``LECTUREKIT_MODEL``) unless ``--model`` names one. Options the command
 does not know go to ``voila`` (for example ``--port 8866 --no-browser``).
 
+What Voilà serves is a copy of the page prepared for the chosen network
+(:mod:`lecturekit.course.present_page`): its opening figure is stored in its
+markdown, and Voilà renders progressively (each cell as soon as it has run), so
+the first picture is on the screen before the kernel has loaded PyTorch.
+
 Every visit of the page starts a kernel of its own (over a gigabyte with
 EfficientNet-Lite0), which must end when the page goes away. Voilà's page asks
 for that when its tab closes, but Voilà 0.5 never gives the page the XSRF cookie
@@ -56,16 +61,18 @@ def cull_options(cull_after: int = CULL_AFTER) -> list[str]:
 
 
 def voila_command(extra: list[str] | tuple[str, ...] = (),
-                  cull_after: int = CULL_AFTER) -> list[str]:
-    """The command line that serves :data:`PAGE` with Voilà, its kernels ended when their page
-    closes (the ``voila.py`` in :data:`CONFIG`, read after Voilà's usual configuration files)
-    or culled (:func:`cull_options`); ``extra`` goes to ``voila``."""
+                  cull_after: int = CULL_AFTER, page: Path = PAGE) -> list[str]:
+    """The command line that serves ``page`` with Voilà, rendered progressively, its kernels
+    ended when their page closes (the ``voila.py`` in :data:`CONFIG`, read after Voilà's
+    usual configuration files) or culled (:func:`cull_options`); ``extra`` goes to
+    ``voila``."""
     from jupyter_core.paths import jupyter_config_path
 
     allow = [f"--VoilaConfiguration.extension_allowlist={name}" for name in LAB_EXTENSIONS]
     config_paths = [os.getcwd(), *jupyter_config_path(), str(CONFIG)]  # Voilà's own, then ours
     paths = [f"--Voila.config_file_paths={path}" for path in config_paths]
-    return [sys.executable, "-m", "voila", str(PAGE), *allow, *cull_options(cull_after),
+    return [sys.executable, "-m", "voila", str(page), *allow,
+            "--VoilaConfiguration.progressive_rendering=True", *cull_options(cull_after),
             *paths, *extra]
 
 
@@ -84,10 +91,16 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         print("error: the presentation mode needs Voilà: pip install voila "
               "(or pip install 'lecturekit[lab]')", file=sys.stderr)
         return 2
-    env = dict(os.environ)
-    if args.model:
-        env["LECTUREKIT_MODEL"] = args.model
-    command = voila_command(extra, args.cull_after)
+    from lecturekit.course.present_page import chosen_model_name, prepare_page
+
+    try:
+        model_name = chosen_model_name(args.model)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    page = prepare_page(model_name, PAGE)
+    env = dict(os.environ, LECTUREKIT_MODEL=model_name)  # the page's network, in every kernel
+    command = voila_command(extra, args.cull_after, page)
     os.execve(sys.executable, command, env)
     return 0  # pragma: no cover - execve does not return
 
