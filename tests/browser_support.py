@@ -227,6 +227,26 @@ def browser(tmp_path: Path, artifacts: Path) -> Iterator[Browser]:
             context.close()
 
 
+def save_evidence(browser: Browser, folder: Path, *parts: str) -> None:
+    """Save a full-page screenshot, one of each CSS selector in ``parts`` that is on the
+    page, and the console log to ``folder`` (created), as far as the page still answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        browser.page.screenshot(path=folder / "failure-full-page.png", full_page=True)
+    for number, part in enumerate(parts):
+        with contextlib.suppress(Exception):
+            browser.page.locator(part).first.screenshot(
+                path=folder / f"failure-part{number}.png", timeout=5_000)
+    browser.save_log(folder)
+
+
+def unavailable(what: str, how: str) -> None:
+    """Skip (locally) or fail (CI=true) a test that needs ``what``, saying ``how`` to get it."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the test needs {what}: {how}", pytrace=False)
+    pytest.skip(f"skipped: {what} not installed ({how})")
+
+
 @contextlib.contextmanager
 def evidence_on_failure(browser: Browser, folder: Path, *parts: str) -> Iterator[None]:
     """On any failure inside, save a full-page screenshot, one of each CSS selector in
@@ -235,13 +255,7 @@ def evidence_on_failure(browser: Browser, folder: Path, *parts: str) -> Iterator
     try:
         yield
     except Exception as error:
-        with contextlib.suppress(Exception):
-            browser.page.screenshot(path=folder / "failure-full-page.png", full_page=True)
-        for number, part in enumerate(parts):
-            with contextlib.suppress(Exception):
-                browser.page.locator(part).first.screenshot(
-                    path=folder / f"failure-part{number}.png", timeout=5_000)
-        browser.save_log(folder)
+        save_evidence(browser, folder, *parts)
         message = (f"{type(error).__name__}: {error}\nscreenshots, console log and server log "
                    f"in {folder}")
         raise pytest.fail.Exception(message, pytrace=False) from None
