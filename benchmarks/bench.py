@@ -48,6 +48,13 @@ repository's notebooks, so it lives beside the package, not in it):
     explorer's, the memory while a page was open, and the resident memory of the Voilà
     server and every kernel it runs after the last visit.
 
+``capacity`` (only when named, with ``notebooks`` in the same run)
+    how many students one node (16 cores, 64 GiB) serves, following a lecture along and
+    on a homework evening: from each notebook kernel's peak memory and CPU seconds (the
+    ``notebooks`` part, per network of ``--notebook-models``) and the memory of a
+    single-user server and of the hub of ``deploy/jupyterhub_config.py`` at rest, under
+    the assumption written beside the table (:func:`students_per_node`).
+
 Nothing here needs a GPU; ``--device cuda`` measures on one when present.
 """
 
@@ -88,12 +95,13 @@ from lecturekit.targets import FeatureMatching
 __all__ = ["BenchSettings", "MODELS", "QUICK", "FULL", "bench_model", "run_bench",
            "floor_and_loop_seconds", "median_and_iqr", "ratio_summary", "overhead",
            "recipe_comparison", "notebook_seconds", "cell_seconds", "longest_cells",
-           "inversion_grid", "explorer_seconds", "present_page", "format_table"]
+           "inversion_grid", "explorer_seconds", "present_page", "kernel_usage",
+           "students_per_node", "course_capacity", "servers_at_rest", "format_table"]
 
 PARTS: tuple[str, ...] = ("overhead", "recipes", "scenes", "notebooks", "grid",
                           "explorer")
 """What a run measures unless ``--only`` says otherwise."""
-ON_REQUEST: tuple[str, ...] = ("present",)
+ON_REQUEST: tuple[str, ...] = ("present", "capacity")
 """Parts measured only when named with ``--only``."""
 CHROMIUM = Path("/usr/bin/chromium")
 FIRST_PICTURE = ".lecturekit-inversion-explorer img.lecturekit-reconstruction"
@@ -436,14 +444,36 @@ def longest_cells(per_notebook: Mapping[str, Sequence[tuple[int, float]]],
              "over_limit": seconds > limit} for notebook, cell, seconds in cells[:count]]
 
 
+KERNEL_PROBE = """import json as _json, resource as _resource
+_usage = _resource.getrusage(_resource.RUSAGE_SELF)
+print(_json.dumps({"peak_rss_mib": _usage.ru_maxrss / 1024,
+                   "cpu_seconds": _usage.ru_utime + _usage.ru_stime}))"""
+"""A last cell run in each notebook's kernel: the kernel's peak resident memory (Linux
+reports KiB) and the CPU seconds of all its threads, as one line of JSON."""
+
+
+def kernel_usage(notebook: Mapping[str, Any]) -> dict[str, float] | None:
+    """What :data:`KERNEL_PROBE` printed in the last cell of an executed ``notebook`` (None
+    when that cell did not run, as after a failing cell)."""
+    outputs = notebook["cells"][-1].get("outputs", [])
+    text = "".join(out.get("text", "") for out in outputs if out.get("name") == "stdout")
+    if not text.strip():
+        return None
+    usage = json.loads(text)
+    return {key: round(float(usage[key]), 1) for key in ("peak_rss_mib", "cpu_seconds")}
+
+
 def notebook_seconds(paths: Sequence[Path], model_name: str = "toy", timeout: int = 1800
-                     ) -> tuple[dict[str, Any], dict[str, list[tuple[int, float]]]]:
+                     ) -> tuple[dict[str, Any], dict[str, list[tuple[int, float]]],
+                                dict[str, dict[str, float]]]:
     """Execute each notebook in a fresh kernel (``LECTUREKIT_MODEL=model_name``, the kit's
     disk cache and progress bars off, so the times are a first run's) and return the wall
-    seconds per notebook and in total, and per notebook the seconds of each code cell it
-    ran (:func:`cell_seconds`; the timings saved in the file are dropped first). A notebook
-    that fails is reported by its error instead of stopping the benchmark, with the cells
-    it ran up to the failure. Nothing is written to the notebooks."""
+    seconds per notebook and in total, per notebook the seconds of each code cell it ran
+    (:func:`cell_seconds`; the timings saved in the file are dropped first), and per
+    notebook that ran to the end its kernel's peak memory and CPU seconds
+    (:func:`kernel_usage`). A notebook that fails is reported by its error instead of
+    stopping the benchmark, with the cells it ran up to the failure. Nothing is written
+    to the notebooks."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -452,10 +482,12 @@ def notebook_seconds(paths: Sequence[Path], model_name: str = "toy", timeout: in
            "LECTUREKIT_CACHE": "off", "LECTUREKIT_PROGRESS": "0"}
     table: dict[str, Any] = {}
     cells: dict[str, list[tuple[int, float]]] = {}
+    usage: dict[str, dict[str, float]] = {}
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
             cell.metadata.pop("execution", None)
+        notebook.cells.append(nbformat.v4.new_code_cell(KERNEL_PROBE))
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 record_timing=True,
                                 resources={"metadata": {"path": str(path.parent)}})
@@ -465,9 +497,13 @@ def notebook_seconds(paths: Sequence[Path], model_name: str = "toy", timeout: in
             table[path.name] = round(time.perf_counter() - start, 1)
         except CellExecutionError as error:
             table[path.name] = f"failed: {str(error).strip().splitlines()[-1]}"
+        measured = kernel_usage(notebook)
+        if measured is not None:
+            usage[path.name] = measured
+        notebook.cells.pop()  # the probe is not one of the notebook's cells
         cells[path.name] = cell_seconds(notebook)
     table["total"] = round(sum(v for v in table.values() if isinstance(v, float)), 1)
-    return table, cells
+    return table, cells, usage
 
 
 # --------------------------------------------------------------------------- the big figure
@@ -589,17 +625,28 @@ def _tree_rss_mib(pid: int) -> tuple[float, int]:
     return total / 2**20, kernels
 
 
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _private_jupyter(home: Path) -> dict[str, str]:
+    """This process's environment with Agg and Jupyter's and IPython's folders under
+    ``home``, so that no setting of the user's reaches a server the bench starts."""
+    return {**os.environ, "MPLBACKEND": "Agg",
+            **{name: str(home / name.lower()) for name in
+               ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}}
+
+
 def _present_server(model: str, home: Path) -> tuple[subprocess.Popen, str]:
     """``python -m lecturekit present`` for ``model`` on a free port of 127.0.0.1, with its
     own settings, private Jupyter folders and an empty cache folder under ``home`` (so it
     prepares its page); returns once it answers."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "MPLBACKEND": "Agg", "LECTUREKIT_PROGRESS": "0",
-           "LECTUREKIT_CACHE": str(home / "cache"),
-           **{name: str(home / name.lower()) for name in
-              ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}}
+    port = _free_port()
+    env = {**_private_jupyter(home), "LECTUREKIT_PROGRESS": "0",
+           "LECTUREKIT_CACHE": str(home / "cache")}
     server = subprocess.Popen(
         [sys.executable, "-m", "lecturekit", "present", "--model", model, "--no-browser",
          f"--port={port}", "--Voila.ip=127.0.0.1"], env=env, cwd=home,
@@ -672,6 +719,110 @@ def present_page(model: str = "efficientnet-lite0", visits: int = 5,
             "rss_mib_after": round(rss, 1), "kernels_after": kernels}
 
 
+# --------------------------------------------------------------------------- a course on one node
+
+NODE_CORES = 16
+NODE_MEMORY_GIB = 64
+"""The node the capacity table is given for (a common mid-size server or cloud machine)."""
+SYSTEM_GIB = 2.0
+"""Memory the node's system keeps for itself, beside the hub."""
+WINDOW_S = 600
+"""The assumption: every student runs the same notebook within the same ten minutes."""
+HEADROOM = 1.25
+"""The memory limit per user is the measured peak of one server with one kernel times this."""
+
+
+def memory_at_rest(command: Sequence[str], ready_url: str, env: Mapping[str, str], cwd: Path,
+                   settle_s: float = 10.0) -> float:
+    """Resident MiB of a server and everything it started, ``settle_s`` seconds after
+    ``ready_url`` first answered, with nobody using it; the server is stopped after."""
+    server = subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(ready_url, timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"capacity: {command[2]} exited ({server.returncode}) "
+                                       f"before {ready_url} answered") from None
+                time.sleep(0.5)
+        else:
+            raise RuntimeError(f"capacity: {ready_url} did not answer within 120 s")
+        time.sleep(settle_s)
+        return round(_tree_rss_mib(server.pid)[0], 1)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def servers_at_rest() -> dict[str, float]:
+    """Resident MiB at rest of a single-user server (JupyterLab, as a hub starts one per
+    student, no kernel) and of the hub of ``deploy/jupyterhub_config.py`` with its proxy
+    and no user logged in (its proxy from PATH or ``.hub/``: ``bash scripts/hub.sh
+    --install-only``)."""
+    with tempfile.TemporaryDirectory() as home:
+        home = Path(home)
+        env = _private_jupyter(home)
+        port = _free_port()
+        server = memory_at_rest(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+             f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token="],
+            f"http://127.0.0.1:{port}/api", env, home)
+        port = _free_port()
+        hub_env = {**env, "PATH": f"{ROOT / '.hub' / 'node_modules' / '.bin'}:{env['PATH']}",
+                   "LECTUREKIT_HUB_PORT": str(port), "LECTUREKIT_HUB_STATE": str(home / "hub"),
+                   "LECTUREKIT_HUB_PASSWORD": "measure-at-rest",
+                   "LECTUREKIT_HUB_TEACHER_PASSWORD": "m" * 32}
+        hub = memory_at_rest(
+            [sys.executable, "-m", "jupyterhub", "-f", str(ROOT / "deploy" / "jupyterhub_config.py")],
+            f"http://127.0.0.1:{port}/hub/api/", hub_env, home)
+    return {"single_user_server_mib": server, "hub_mib": hub}
+
+
+def students_per_node(kernel_mib: float, server_mib: float, hub_mib: float,
+                      cpu_seconds: float, cores: int = NODE_CORES,
+                      memory_gib: float = NODE_MEMORY_GIB, window_s: float = WINDOW_S,
+                      system_gib: float = SYSTEM_GIB) -> dict[str, Any]:
+    """How many students one node serves when each has one server with one kernel that
+    peaks at ``kernel_mib`` (the server at rest: ``server_mib``) and every student spends
+    ``cpu_seconds`` of CPU time within the same ``window_s`` seconds: the smaller of what
+    the memory left after the system and the hub (``hub_mib``) holds and what the cores
+    compute in the window; with the memory limit per user to set (:data:`HEADROOM` over
+    the peak, rounded up to half a GiB)."""
+    per_student = kernel_mib + server_mib
+    free = memory_gib * 1024 - system_gib * 1024 - hub_mib
+    by_memory = int(free // per_student)
+    by_cpu = int(cores * window_s // cpu_seconds)
+    limit_gib = -(-per_student * HEADROOM // 512) / 2  # ceil to 0.5 GiB
+    return {"per_student_mib": round(per_student), "by_memory": by_memory, "by_cpu": by_cpu,
+            "students": min(by_memory, by_cpu),
+            "bound": "memory" if by_memory <= by_cpu else "CPU",
+            "memory_limit_gib": limit_gib}
+
+
+def course_capacity(usage: Mapping[str, Mapping[str, Mapping[str, float]]], server_mib: float,
+                    hub_mib: float) -> dict[str, dict[str, Any]]:
+    """:func:`students_per_node` for following a lecture along (the heaviest lecture
+    notebook, by memory and by CPU seconds, on each network of ``usage``: model name ->
+    notebook name -> :func:`kernel_usage`) and for a homework evening (the heaviest
+    homework notebook, ``hw*``, on the toy, the homework's network)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for model, notebooks in usage.items():
+        groups = {f"lecture ({model})": [u for nb, u in notebooks.items()
+                                         if not nb.startswith("hw")]}
+        if model == "toy":
+            groups["homework (toy)"] = [u for nb, u in notebooks.items() if nb.startswith("hw")]
+        for scenario, measured in groups.items():
+            if measured:
+                kernel = max(u["peak_rss_mib"] for u in measured)
+                cpu = max(u["cpu_seconds"] for u in measured)
+                rows[scenario] = {"kernel_peak_mib": kernel, "cpu_seconds": cpu,
+                                  **students_per_node(kernel, server_mib, hub_mib, cpu)}
+    return rows
+
+
 # --------------------------------------------------------------------------- scenes
 
 def scene_milliseconds(count: int = 40) -> float:
@@ -705,6 +856,9 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
     if unknown:
         raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: "
                          f"{', '.join(PARTS + ON_REQUEST)}")
+    if "capacity" in parts and "notebooks" not in parts:
+        raise ValueError("capacity needs the notebooks' kernels measured in the same run: "
+                         "--only notebooks capacity --notebook-models efficientnet-lite0 toy")
     results: dict[str, Any] = {"machine": {**machine(), "device": device}}
     if "overhead" in parts:
         log("overhead: the loop against forward + backward ...")
@@ -731,13 +885,14 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
             raise FileNotFoundError(f"notebooks: no such notebook(s): {', '.join(missing)}"
                                     if missing else f"notebooks: none found under {ROOT}; "
                                     f"name them with --notebooks")
-        for key in ("notebooks_seconds", "notebook_cells", "longest_cells"):
+        for key in ("notebooks_seconds", "notebook_cells", "longest_cells", "notebook_usage"):
             results[key] = {}
         for name in notebook_models:
             log(f"notebooks: executing {len(paths)} notebooks with the {name} model ...")
-            table, cells = notebook_seconds(paths, name)
+            table, cells, usage = notebook_seconds(paths, name)
             results["notebooks_seconds"][name] = table
             results["notebook_cells"][name] = cells
+            results["notebook_usage"][name] = usage
             results["longest_cells"][name] = longest_cells(cells)
     if "grid" in parts:
         results["inversion_grid"] = {}
@@ -754,6 +909,11 @@ def run_bench(settings: BenchSettings = FULL, *, device: str = "cpu",
         log(f"present: {settings.present_visits} visits of the presentation page "
             f"({settings.present_model}) in Chromium ...")
         results["present"] = present_page(settings.present_model, settings.present_visits)
+    if "capacity" in parts:
+        log("capacity: a single-user server and the hub at rest ...")
+        rest = results["servers_at_rest"] = servers_at_rest()
+        results["capacity"] = course_capacity(results["notebook_usage"],
+                                              rest["single_user_server_mib"], rest["hub_mib"])
     return results
 
 
@@ -819,10 +979,15 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append("")
     if "notebooks_seconds" in results:
         for name, table in results["notebooks_seconds"].items():
+            usage = results.get("notebook_usage", {}).get(name, {})
             lines += [f"Notebooks with the {name} model (wall seconds, fresh kernel each, "
-                      "disk cache off)", "",
-                      "| notebook | seconds |", "|---|---:|"]
-            lines += [f"| {nb} | {s} |" for nb, s in table.items()]
+                      "disk cache off; the kernel's peak resident memory and CPU seconds)", "",
+                      "| notebook | seconds | kernel peak MiB | kernel CPU s |",
+                      "|---|---:|---:|---:|"]
+            lines += [f"| {nb} | {s} | " + (f"{usage[nb]['peak_rss_mib']:.0f} | "
+                                             f"{usage[nb]['cpu_seconds']:.0f} |"
+                                             if nb in usage else "| |")
+                      for nb, s in table.items()]
             lines.append("")
     for name, rows in results.get("longest_cells", {}).items():
         lines += [f"The {len(rows)} longest cells with the {name} model (seconds; limit "
@@ -866,6 +1031,23 @@ def format_table(results: dict[str, Any]) -> str:
                   f"{row['visits']} visits, each closed, the Voilà server and its kernels hold "
                   f"{row['rss_mib_after']:.0f} MiB with {row['kernels_after']} kernel(s) left "
                   f"({row['rss_mib_page_open']:.0f} MiB at most while a page was open).", ""]
+    if "capacity" in results:
+        rest = results["servers_at_rest"]
+        lines += [f"A course on one node of {NODE_CORES} cores and {NODE_MEMORY_GIB} GiB. At "
+                  f"rest a single-user server (JupyterLab, no kernel) holds "
+                  f"{rest['single_user_server_mib']:.0f} MiB, the hub with its proxy "
+                  f"{rest['hub_mib']:.0f} MiB. Assumed: every student has one server with one "
+                  f"kernel and runs the scenario's heaviest notebook within the same "
+                  f"{WINDOW_S // 60} minutes; {SYSTEM_GIB:g} GiB stay with the system; the "
+                  f"memory limit per user is {HEADROOM:g} x a student's peak.", "",
+                  "| scenario | kernel peak MiB | kernel CPU s | MiB per student | students "
+                  "by memory | by CPU | students | memory limit per user |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {row['kernel_peak_mib']:.0f} | {row['cpu_seconds']:.0f} | "
+                  f"{row['per_student_mib']} | {row['by_memory']} | {row['by_cpu']} | "
+                  f"**{row['students']}** ({row['bound']}) | {row['memory_limit_gib']:g} GiB |"
+                  for name, row in results["capacity"].items()]
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -125,6 +125,9 @@ def test_notebooks_are_timed_and_failures_named(quick_results):
     assert {name: [index for index, _ in rows] for name, rows in cells.items()} == {
         "good.ipynb": [0, 2], "bad.ipynb": [0]}
     assert all(seconds >= 0 for rows in cells.values() for _, seconds in rows)
+    usage = quick_results["notebook_usage"]["toy"]
+    assert list(usage) == ["good.ipynb"]  # the failing notebook never reached the probe
+    assert usage["good.ipynb"]["peak_rss_mib"] > 30 and usage["good.ipynb"]["cpu_seconds"] > 0
     longest = quick_results["longest_cells"]["toy"]
     assert longest == bench.longest_cells({name: [tuple(row) for row in rows]
                                            for name, rows in cells.items()})
@@ -393,3 +396,51 @@ def test_floor_and_loop_take_turns_and_drop_what_a_call_pays_once(toy_model, mon
     assert order == ["floor", 2, 4] * 4
     assert floors == pytest.approx([0.1, 0.2, 0.15])
     assert loops == pytest.approx([0.15, 0.3, 0.1])
+
+
+def test_students_per_node_takes_the_scarcer_of_memory_and_cpu():
+    # 64 GiB - 2 GiB system - 1024 MiB hub = 62464 MiB; a student: 1800 + 200 MiB
+    row = bench.students_per_node(1800, 200, 1024, 60, cores=16, memory_gib=64,
+                                  window_s=600, system_gib=2)
+    assert row["by_memory"] == 31 and row["by_cpu"] == 160  # 16 x 600 / 60
+    assert row["students"] == 31 and row["bound"] == "memory"
+    assert row["memory_limit_gib"] == 2.5  # 2000 MiB x 1.25 = 2500 MiB, up to half a GiB
+    heavy = bench.students_per_node(500, 100, 0, 400, cores=16, memory_gib=64,
+                                    window_s=600, system_gib=2)
+    assert heavy["by_cpu"] == 24 and heavy["students"] == 24 and heavy["bound"] == "CPU"
+    assert heavy["memory_limit_gib"] == 1.0  # 750 MiB, up to a whole half
+
+
+def test_course_capacity_takes_the_heaviest_notebook_of_each_scenario():
+    usage = {"efficientnet-lite0": {"01.ipynb": {"peak_rss_mib": 900, "cpu_seconds": 30},
+                                    "05.ipynb": {"peak_rss_mib": 1500, "cpu_seconds": 300}},
+             "toy": {"01.ipynb": {"peak_rss_mib": 400, "cpu_seconds": 20},
+                     "hw1.ipynb": {"peak_rss_mib": 350, "cpu_seconds": 12},
+                     "hw3.ipynb": {"peak_rss_mib": 300, "cpu_seconds": 25}}}
+    rows = bench.course_capacity(usage, server_mib=100, hub_mib=200)
+    assert list(rows) == ["lecture (efficientnet-lite0)", "lecture (toy)", "homework (toy)"]
+    assert rows["lecture (efficientnet-lite0)"]["kernel_peak_mib"] == 1500
+    assert rows["lecture (efficientnet-lite0)"]["cpu_seconds"] == 300
+    assert rows["homework (toy)"]["kernel_peak_mib"] == 350
+    assert rows["homework (toy)"]["cpu_seconds"] == 25
+    assert rows["homework (toy)"]["per_student_mib"] == 450
+    text = bench.format_table({"machine": {"date": "d", "device": "cpu", "cpu": "x",
+                                           "cpu_count": 2, "torch_threads": 2,
+                                           "python": "3", "torch": "2"},
+                               "servers_at_rest": {"single_user_server_mib": 100,
+                                                   "hub_mib": 200},
+                               "capacity": rows})
+    assert "| homework (toy) | 350 | 25 | 450 | 140 | 384 | **140** (memory) | 1 GiB |" in text  # 562 MiB, up to 1 GiB
+
+
+def test_capacity_needs_the_notebooks_in_the_same_run():
+    with pytest.raises(ValueError, match="capacity needs the notebooks' kernels measured"):
+        bench.run_bench(bench.QUICK, parts=["capacity"])
+
+
+def test_kernel_usage_reads_the_probes_line():
+    notebook = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stdout",
+         "text": '{"peak_rss_mib": 812.44, "cpu_seconds": 31.27}\n'}]}]}
+    assert bench.kernel_usage(notebook) == {"peak_rss_mib": 812.4, "cpu_seconds": 31.3}
+    assert bench.kernel_usage({"cells": [{"cell_type": "code", "outputs": []}]}) is None
