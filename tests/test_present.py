@@ -337,11 +337,12 @@ def test_the_page_is_prepared_once_per_network_and_kit(monkeypatch, tmp_path):
 
 def test_the_page_shows_the_network_load_model_would_choose(monkeypatch):
     import lecturekit.course.present_page as present_page
+    import lecturekit.models as models
 
     monkeypatch.delenv("LECTUREKIT_MODEL", raising=False)
-    monkeypatch.setattr(present_page, "imagenet_weights_cached", lambda: False)
+    monkeypatch.setattr(models, "imagenet_weights_cached", lambda: False)
     assert present_page.chosen_model_name() == "efficientnet-lite0"
-    monkeypatch.setattr(present_page, "imagenet_weights_cached", lambda: True)
+    monkeypatch.setattr(models, "imagenet_weights_cached", lambda: True)
     assert present_page.chosen_model_name() == "alexnet"
     monkeypatch.setenv("LECTUREKIT_MODEL", "toy")
     assert present_page.chosen_model_name() == "toy"

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lecturekit.models import ENV_VARIABLE, MODEL_NAMES, imagenet_weights_cached, load_model
+from lecturekit.models import ENV_VARIABLE, MODEL_NAMES, auto_model_name, load_model
 from lecturekit.result_cache import cache_folder, kit_fingerprint
 from lecturekit.ui.widgets.gallery import FigureGallery, figure_summary
 
@@ -51,9 +51,7 @@ def chosen_model_name(name: str | None = None) -> str:
         source = "" if name else f" (from {ENV_VARIABLE})"
         raise ValueError(f"unknown model name {given!r}{source}; valid names are: "
                          f"{', '.join(MODEL_NAMES)}")
-    if given == "auto":
-        return "alexnet" if imagenet_weights_cached() else "efficientnet-lite0"
-    return given
+    return auto_model_name() if given == "auto" else given
 
 
 def page_folder(model_name: str) -> Path:

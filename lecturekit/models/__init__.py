@@ -38,7 +38,8 @@ from lecturekit.models.toy import (TOY_WEIGHTS, WeightsChecksumError, load_toy, 
 __all__ = ["ALEXNET_LAYERS", "EFFICIENTNET_LAYERS", "ENV_VARIABLE", "LOGITS", "LayeredAlexNet", "LayeredNetwork",
            "LectureLayers",
            "MODEL_NAMES", "Prediction", "TOY_WEIGHTS", "WeightsChecksumError",
-           "WeightsUnavailableError", "fetch_imagenet_weights", "imagenet_weights_cached",
+           "WeightsUnavailableError", "auto_model_name", "fetch_imagenet_weights",
+           "imagenet_weights_cached",
            "imagenet_weights_megabytes",
            "imagenet_weights_path", "imagenet_weights_url", "layer_table", "load_model",
            "metadata_path", "require_alexnet", "sha256_of", "top_predictions", "toy_architecture"]
@@ -48,11 +49,17 @@ MODEL_NAMES: tuple[str, ...] = ("auto", "alexnet", "efficientnet-lite0", "effici
 ENV_VARIABLE = "LECTUREKIT_MODEL"
 
 
+def auto_model_name() -> str:
+    """The network ``"auto"`` stands for on this machine: ``"alexnet"`` when its ImageNet
+    weights are already in torch's cache (put there on purpose by ``fetch-weights``), else
+    ``"efficientnet-lite0"``, the network whose pictures and numbers the notebooks' texts
+    describe. Looks at the cache only; never downloads anything."""
+    return "alexnet" if imagenet_weights_cached() else "efficientnet-lite0"
+
+
 def _auto(seed: int) -> LayeredNetwork:
-    """The lecture's AlexNet when its ImageNet weights are already in torch's cache (put there
-    on purpose by ``fetch-weights``), else EfficientNet-Lite0, the network whose pictures and
-    numbers the notebooks' texts describe. Never downloads anything."""
-    if imagenet_weights_cached():
+    """The network :func:`auto_model_name` names, with the reason for the choice."""
+    if auto_model_name() == "alexnet":
         model = load_alexnet(False, seed)
         model.reason = (f"its ImageNet weights are in torch's cache ({imagenet_weights_path()}); "
                         f"the notebooks' texts describe EfficientNet-Lite0, so numbers differ")
