@@ -152,13 +152,13 @@ c.ConfigurableHTTPProxy.command = [str(PROXY)]
 #     image: {name: <REGISTRY>/lecturekit, tag: <VERSION>}   # the kit, nbgrader, the course
 #     defaultUrl: /lab/tree/START_HERE.ipynb
 #     extraEnv: {LECTUREKIT_MODEL: efficientnet-lite0, OMP_NUM_THREADS: "2"}
-#     memory: {guarantee: 3.3Gi, limit: 4.5Gi}
-#     cpu: {guarantee: 0.9, limit: 2}
+#     memory: {guarantee: 2.5Gi, limit: 3.5Gi}
+#     cpu: {guarantee: 0.6, limit: 2}
 #
-# The numbers are per student, from run G of benchmarks/RESULTS.md (EfficientNet-Lite0): a
-# server with one kernel peaks at 3374 MiB (notebook 03), the limit is 1.25 times that, and
-# 18 students share a 16-core 64 GiB node, so each is guaranteed 0.9 of a core and may use
-# 2. Homework on the toy needs 863 MiB (limit 1.5Gi); AlexNet's shape 1832 MiB (2.5Gi).
+# The numbers are per student, from run I of benchmarks/RESULTS.md (EfficientNet-Lite0): a
+# server with one kernel peaks at 2547 MiB (notebook 02), the limit is 1.25 times that, and
+# 24 students share a 16-core 64 GiB node, so each is guaranteed 0.6 of a core and may use
+# 2. Homework on the toy needs 842 MiB (limit 1.5Gi); AlexNet's shape 1831 MiB (2.5Gi).
 # OMP_NUM_THREADS: PyTorch starts one thread per core of the node, not of the limit; set it
 # to the CPU limit so that a kernel does not fight itself for its share.
 # With those spawners the home is the container's or the user's: copy the course there

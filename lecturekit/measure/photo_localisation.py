@@ -34,6 +34,11 @@ PHOTO_TOLERANCE = 15
 """Pixels by which the strongest pixel may miss the box and still hit (Zhang et al. 2016)."""
 RULE_METHODS: tuple[str, ...] = tuple(RULE_OF_METHOD)
 """The gradient maps compared: the saliency map (backprop), Deconvnet and guided backprop."""
+PHOTO_BATCH = 8
+"""Scenes per forward and backward pass. On EfficientNet-Lite0 8 needs half the memory of
+25 (notebook 03's kernel peaks at 1637 against 3254 MiB, runs I and G of
+``benchmarks/RESULTS.md``) at about the same speed and with the same rates; the memory
+decides how many students share a server."""
 TWO_OBJECT_OFFSET = SEED_OFFSETS["two-object photo scenes (localisation)"]
 """The two-object scenes' seeds start here, apart from the one-object scenes'."""
 
@@ -59,7 +64,7 @@ def _box_masks(made: list[photo_scenes.PhotoScene], which: int, size: int) -> to
 
 
 def photo_pointing(model: LayeredNetwork, n_scenes: int = 100, *, offset: int = 0,
-                   tolerance: int = PHOTO_TOLERANCE, batch_size: int = 25,
+                   tolerance: int = PHOTO_TOLERANCE, batch_size: int = PHOTO_BATCH,
                    seed: int = 0) -> dict:
     """The pointing game on ``n_scenes`` one-object photo scenes (seeds from ``offset``).
 
@@ -106,7 +111,7 @@ def where_maps_land(maps: torch.Tensor, own: torch.Tensor, other: torch.Tensor,
 
 def two_object_test(model: LayeredNetwork, n_scenes: int = 100, *,
                     offset: int = TWO_OBJECT_OFFSET, tolerance: int = PHOTO_TOLERANCE,
-                    batch_size: int = 25) -> dict:
+                    batch_size: int = PHOTO_BATCH) -> dict:
     """Where each rule's map for one object's class lands in two-object photo scenes.
 
     For every scene and each of its two objects, the map for that object's class is
