@@ -12,7 +12,7 @@
 export MPLBACKEND=Agg
 export LECTUREKIT_MODEL=toy  # unit tests and notebooks without "outputs_model" metadata (conftest.py)
 export LECTUREKIT_PROGRESS=0  # no progress bars in the logs or in executed notebooks (lecturekit/progress.py)
-cores="$(nproc 2>/dev/null || echo 1)"
+cores="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)"  # nproc obeys OMP_*
 workers="${LECTUREKIT_TEST_WORKERS:-$([ "$cores" -ge 2 ] && echo 2 || echo 0)}"
 parallel=()
 if [ "$workers" -gt 0 ]; then
