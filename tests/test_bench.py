@@ -204,12 +204,44 @@ def test_kit_speedup_picks_the_best_other_recipe():
     # the kit's other recipe is not a rival
     assert summary == {"kit_recipe": "kit", "best_other": "mahendran2015",
                        "best_other_error": 0.06, "best_other_ssim": 0.29, "kit_steps_to_match": 100,
-                       "kit_ssim_at_match": 0.31, "kit_monotone": True, "of_steps": 400}
+                       "kit_ssim_at_match": 0.31, "kit_monotone": True,
+                       "kit_rises_within_noise": True, "of_steps": 400}
     table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.2, "200": 0.1, "400": 0.07}
     assert bench.kit_speedup(table)["conv3"]["kit_steps_to_match"] is None
     table["conv3"]["kit"]["error_at"] = {"50": 0.3, "100": 0.02, "200": 0.1, "400": 0.05}
     summary = bench.kit_speedup(table)["conv3"]
     assert summary["kit_steps_to_match"] == 100 and summary["kit_monotone"] is False
+    assert summary["kit_rises_within_noise"] is False  # no standard errors: never noise
+
+
+def test_standard_error_by_hand():
+    # values 1, 2, 3, 6: mean 3, sample variance (4 + 1 + 0 + 9) / 3 = 14/3, s.e. sqrt(14/3 / 4)
+    assert bench.standard_error([1.0, 2.0, 3.0, 6.0]) == pytest.approx(math.sqrt(14 / 12))
+    assert bench.standard_error([0.5]) is None
+
+
+def test_a_rise_smaller_than_the_combined_standard_error_is_noise():
+    # rise 0.002 from 200 to 400 steps; combined s.e. hypot(0.0016, 0.0017) = 0.00233
+    errors, spreads = [0.016, 0.009, 0.011], [0.003, 0.0016, 0.0017]
+    assert bench.rises_within_noise(errors, spreads)
+    assert not bench.rises_within_noise([0.016, 0.009, 0.012], spreads)  # rise 0.003
+    assert not bench.rises_within_noise(errors, [0.003, None, 0.0017])
+    assert bench.rises_within_noise([0.3, 0.2, 0.1], [None, None, None])  # never rises
+    table = {"fc6": {
+        "kit": {"error_at": {"100": 0.016, "200": 0.009, "400": 0.011},
+                "error_se_at": {"100": 0.003, "200": 0.0016, "400": 0.0017},
+                "ssim_at": {"100": 0.38, "200": 0.44, "400": 0.46}},
+        "baseline": {"error_at": {"100": 0.05, "200": 0.04, "400": 0.023},
+                     "ssim_at": {"100": 0.1, "200": 0.1, "400": 0.12}}}}
+    for row in table["fc6"].values():
+        row.update({"steps_to_0.2": 5, "seconds": 1.0, "diverged": {}})
+    summary = bench.kit_speedup(table)["fc6"]
+    assert summary["kit_monotone"] is False and summary["kit_rises_within_noise"] is True
+    text = bench.format_table({"machine": bench.machine() | {"device": "cpu"},
+                               "recipes": {"toy": table},
+                               "recipes_kit_speedup": {"toy": {"fc6": summary}}})
+    assert "| fc6 | kit | 0.016 ±0.003 (0.38) | 0.009 ±0.002 (0.44) |" in text
+    assert "by less than the runs' standard error (within noise)" in text
 
 
 def test_the_race_averages_over_images_and_starts(monkeypatch):
@@ -235,6 +267,9 @@ def test_the_race_averages_over_images_and_starts(monkeypatch):
     kit = table["conv3"]["kit"]
     # errors (1 + pixel)(1 + seed) / steps over pixels 0, 1 and seeds 0, 1: mean 9/4 / steps
     assert kit["error_at"] == pytest.approx({"4": 9 / 16, "8": 9 / 32})
+    # errors 1, 2, 2, 4 (x 1/steps): sample variance 4.75 / 3 = 19/12, s.e. over sqrt(4)
+    assert kit["error_se_at"] == pytest.approx({"4": math.sqrt(19 / 12) / 2 / 4,
+                                                "8": math.sqrt(19 / 12) / 2 / 8})
     assert kit["ssim_at"] == pytest.approx({"4": 0.15, "8": 0.15})
     baseline = table["conv3"]["baseline"]
     assert baseline["error_at"]["8"] is None and baseline["error_at"]["4"] is not None
