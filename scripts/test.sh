@@ -14,6 +14,10 @@ export LECTUREKIT_MODEL=toy  # unit tests and notebooks without "outputs_model" 
 export LECTUREKIT_PROGRESS=0  # no progress bars in the logs or in executed notebooks (lecturekit/progress.py)
 cores="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1)"  # nproc obeys OMP_*
 workers="${LECTUREKIT_TEST_WORKERS:-$([ "$cores" -ge 2 ] && echo 2 || echo 0)}"
+case "$workers" in
+  ''|*[!0-9]*) echo "lecturekit: LECTUREKIT_TEST_WORKERS must be a whole number (0: one process), got '$workers'" >&2
+               exit 2 ;;
+esac
 parallel=()
 if [ "$workers" -gt 0 ]; then
   parallel=(-n "$workers" --dist loadscope)
