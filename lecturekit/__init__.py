@@ -48,6 +48,7 @@ from lecturekit.measure.class_model_claims import transformed_probability
 from lecturekit.measure.class_sensitivity import class_sensitivity
 from lecturekit.measure.colour_baseline import colour_baseline_accuracy
 from lecturekit.measure.context import context_claims, grow_class, place_energy
+from lecturekit.measure.edge_profile import edge_profile, strongest_edge
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.photo_localisation import photo_pointing, two_object_test
@@ -77,14 +78,14 @@ __all__ = [
     "activation_maximisation", "all_pairs", "cascading_randomisation", "channel_max_abs",
     "class_gallery", "class_model", "class_sensitivity", "colour_baseline_accuracy",
     "context_claims", "deconv_project", "deepdream", "default_recipe", "dream_inputs",
-    "edge_concentration", "grow_class", "independent_randomisation", "input_gradient",
+    "edge_concentration", "edge_profile", "grow_class", "independent_randomisation", "input_gradient",
     "inversion_image", "invert", "invert_layers", "layer_gradient", "layer_roles", "layer_table",
     "layout_correlation", "lecture_example", "load_image", "load_model", "localisation_table",
     "max_octaves", "most_active_channel", "most_selective_channel", "normalised_step_size",
     "object_example", "objects_seen", "optimise", "photo_example", "photo_pointing",
     "pixel_bounds", "place_energy", "plot", "psnr", "rank_correlation", "receptive_field",
     "reference_images", "reidentification_rate", "relu_backward", "saliency_map", "sample_image",
-    "scene_accuracy", "scene_example", "scenes", "spearman", "ssim", "strongest_unit",
+    "scene_accuracy", "scene_example", "scenes", "spearman", "ssim", "strongest_edge", "strongest_unit",
     "switch_network", "top9", "top9_images", "top_predictions", "transformed_probability",
     "two_object_test", "widgets", "zero_all_but",
 ]

@@ -6,7 +6,9 @@ Attention, Part 4", FAU Deep Learning):
 * :func:`inversion_grid_figure`: the original and its reconstruction from each
   of the network's layers (conv1 ... fc8 on AlexNet), titled with feature error and SSIM;
 * :func:`regulariser_figure`: one layer inverted under each image prior of
-  the lecture, side by side.
+  the lecture, side by side;
+* :func:`show_edge_zoom`: one edge of the original, enlarged, under several priors, with
+  the grey values across it (the lecture's "TV keeps jumps, low-pass smears them").
 
 Each ``*_figure(model)`` takes only the model (the image comes from
 :func:`lecturekit.examples.inversion_image`), so it can be registered in the kit's
@@ -18,18 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
 from lecturekit.examples import inversion_image, reference_images
+from lecturekit.measure.edge_profile import EdgeSpot, edge_profile, strongest_edge
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.inversion import (CHOICE_LABELS, PRIOR_CHOICES, InversionResult,
                                            invert, invert_layers, prior_choice)
 from lecturekit.optimise.learned_prior import FeatureStatisticsPrior
 from lecturekit.ui.plot.common import show_images
-from lecturekit.validation import check_index
+from lecturekit.validation import check_at_least, check_index
 
-__all__ = ["inversion_grid_figure", "lecture_priors", "regulariser_figure",
+__all__ = ["inversion_grid_figure", "lecture_priors", "regulariser_figure", "show_edge_zoom",
            "show_inversion_grid", "show_regularisers", "show_similarity_matrices"]
 
 
@@ -74,6 +78,64 @@ def show_regularisers(results: Mapping[str, InversionResult], index: int = 0,
                       f"{float(result.ssim[index]):.2f}")
     return show_images([first.original01[index]] + [r.image01[index] for r in results.values()],
                        titles, ncols=ncols, size=size)
+
+
+def _crop(image01: torch.Tensor, spot: EdgeSpot, half: int) -> tuple[torch.Tensor, int, int]:
+    """The ``2 * half + 1`` square of ``image01`` (C, H, W) around ``spot``, moved inside the
+    image where the spot is near its border; with the crop's top-left corner."""
+    height, width = image01.shape[-2:]
+    side = min(2 * half + 1, height, width)
+    top = min(max(spot.row - half, 0), height - side)
+    left = min(max(spot.col - half, 0), width - side)
+    return image01[:, top:top + side, left:left + side], top, left
+
+
+def show_edge_zoom(results: Mapping[str, InversionResult], spot: EdgeSpot | None = None,
+                   half: int = 12, index: int = 0, size: float = 2.2) -> Figure:
+    """One edge, enlarged (the lecture's "TV keeps jumps, low-pass smears them"): the
+    ``2 * half + 1`` pixels square around the original's strongest edge
+    (:func:`~lecturekit.measure.edge_profile.strongest_edge`, or ``spot``), for the original
+    and each reconstruction of ``results`` (label -> result), drawn pixel by pixel with the
+    line across the edge marked; below, the grey values along that line
+    (:func:`~lecturekit.measure.edge_profile.edge_profile`, three lines wide), one curve each."""
+    if not results:
+        raise ValueError("results is empty; pass a dict label -> InversionResult")
+    first = next(iter(results.values()))
+    check_index("index", index, first.image01.shape[0], "images in the batch")
+    half = check_at_least("half", half, 2)
+    original = first.original01[index].detach().cpu()
+    spot = strongest_edge(original[None]) if spot is None else spot
+    images = [original] + [r.image01[index].detach().cpu() for r in results.values()]
+    labels = ["original"] + list(results)
+    profiles = edge_profile(torch.stack(images), spot, half_length=half, width=3)
+    figure = plt.figure(figsize=(size * len(images), size * 2.1))
+    grid = figure.add_gridspec(2, len(images), height_ratios=[1.0, 0.9])
+    colours = ["black"] + [f"C{k}" for k in range(len(results))]
+    for k, (image, label) in enumerate(zip(images, labels)):
+        crop, top, left = _crop(image, spot, half)
+        axis = figure.add_subplot(grid[0, k])
+        axis.imshow(crop.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+        row, col = spot.row - top, spot.col - left
+        if spot.across == "row":
+            axis.plot([col - half, col + half], [row, row], color=colours[k], linewidth=1.5)
+        else:
+            axis.plot([col, col], [row - half, row + half], color=colours[k], linewidth=1.5)
+        axis.set_xlim(-0.5, crop.shape[-1] - 0.5)
+        axis.set_ylim(crop.shape[-2] - 0.5, -0.5)
+        axis.set_title(f"{label}\n(pixels {top}-{top + crop.shape[-2] - 1}, "
+                       f"{left}-{left + crop.shape[-1] - 1})", fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    chart = figure.add_subplot(grid[1, :])
+    offsets = list(range(-half, half + 1))
+    for profile, label, colour in zip(profiles, labels, colours):
+        chart.plot(offsets, profile.numpy(), color=colour, label=label,
+                   linewidth=2.5 if label == "original" else 1.5, marker=".")
+    chart.set_xlabel("pixels along the marked line, across the edge")
+    chart.set_ylabel("grey value (0 to 1)")
+    chart.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return figure
 
 
 def inversion_grid_figure(model: LayeredNetwork, layers: Sequence[str] | None = None,
