@@ -50,6 +50,7 @@ from lecturekit.measure.colour_baseline import colour_baseline_accuracy
 from lecturekit.measure.context import context_claims, grow_class, place_energy
 from lecturekit.measure.edge_profile import edge_profile, strongest_edge
 from lecturekit.measure.inversion_claims import spearman
+from lecturekit.measure.orientation import rotation_caveat
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.photo_localisation import photo_pointing, two_object_test
 from lecturekit.measure.randomisation import cascading_randomisation, independent_randomisation
@@ -84,8 +85,9 @@ __all__ = [
     "max_octaves", "most_active_channel", "most_selective_channel", "normalised_step_size",
     "object_example", "objects_seen", "optimise", "photo_example", "photo_pointing",
     "pixel_bounds", "place_energy", "plot", "psnr", "rank_correlation", "receptive_field",
-    "reference_images", "reidentification_rate", "relu_backward", "saliency_map", "sample_image",
-    "scene_accuracy", "scene_example", "scenes", "spearman", "ssim", "strongest_edge", "strongest_unit",
+    "reference_images", "reidentification_rate", "relu_backward", "rotation_caveat",
+    "saliency_map", "sample_image", "scene_accuracy", "scene_example", "scenes", "spearman",
+    "ssim", "strongest_edge", "strongest_unit",
     "switch_network", "top9", "top9_images", "top_predictions", "transformed_probability",
     "two_object_test", "widgets", "zero_all_but",
 ]

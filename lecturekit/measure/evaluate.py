@@ -18,6 +18,7 @@ from lecturekit.measure.context import context_claims
 from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS, evaluate_imagenet
 from lecturekit.measure.inversion_claims import inversion_claims
 from lecturekit.measure.localisation import localisation_table
+from lecturekit.measure.orientation import orientation_claims
 from lecturekit.measure.sanity_checks import SANITY_SCENES, sanity_claims
 from lecturekit.models import LayeredNetwork
 from lecturekit.validation import check_at_least
@@ -43,7 +44,11 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     scenes of the same class (:mod:`lecturekit.measure.anonymisation`);
     ``"sanity"``, the sanity checks of the gradient maps on :data:`SANITY_SCENES` fresh
     scenes, each explained by its true class: cascading and independent randomisation,
-    class sensitivity and the edge baseline (:mod:`lecturekit.measure.sanity_checks`)."""
+    class sensitivity and the edge baseline (:mod:`lecturekit.measure.sanity_checks`);
+    ``"caveats"``, what transform robustness takes away: the orientation of an early map's
+    optimised image under rotations up to 0, 10 and 180 degrees
+    (:func:`lecturekit.measure.orientation.orientation_claims`). On both kinds of
+    network."""
     valid = IMAGENET_EVALUATIONS if model.dataset == "imagenet" else EVALUATIONS
     keys = valid if keys is None else tuple(keys)
     unknown = sorted(set(keys) - set(valid))
@@ -78,8 +83,11 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
         images, _, labels = scenes.make_batch(scenes.test_seeds(SANITY_SCENES),
                                               size=model.input_size)
         results["sanity"] = sanity_claims(model, model.preprocess.normalise(images), labels)
+    if "caveats" in keys:
+        results["caveats"] = {"orientation": orientation_claims(model)}
     return results
 
 
 EVALUATIONS: tuple[str, ...] = ("accuracy", "colour_baseline_accuracy", "localisation",
-                                "class_model", "inversion", "context", "anonymisation", "sanity")
+                                "class_model", "inversion", "context", "anonymisation", "sanity",
+                                "caveats")

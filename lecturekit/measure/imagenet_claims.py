@@ -86,7 +86,7 @@ def class_model_table(model: LayeredNetwork, judge: LayeredNetwork,
 
 IMAGENET_EVALUATIONS: tuple[str, ...] = ("photos", "class_model", "inversion",
                                          "photo_localisation", "photo_anonymisation",
-                                         "sanity")
+                                         "sanity", "caveats")
 """What ``evaluate`` measures on a network trained on ImageNet."""
 
 INVERSION_STEPS = 300
@@ -113,7 +113,9 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     each layer, :func:`~lecturekit.measure.anonymisation.photo_anonymisation`) and
     ``"sanity"`` (the sanity checks on the four sample photos of
     :func:`~lecturekit.examples.lecture_example`, the cat explained as "tabby", the
-    others by the network's first guess). ``judge`` defaults to EfficientNet-Lite1."""
+    others by the network's first guess) and ``"caveats"`` (what transform robustness
+    takes away, :func:`~lecturekit.measure.orientation.orientation_claims`). ``judge``
+    defaults to EfficientNet-Lite1."""
     from lecturekit.examples import inversion_image, lecture_example
     from lecturekit.measure.inversion_claims import inversion_claims
     from lecturekit.models import load_model
@@ -145,4 +147,7 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     if "sanity" in keys:
         example = lecture_example(model, n=len(EXAMPLE_PHOTOS))
         results["sanity"] = sanity_claims(model, example.batch, example.labels)
+    if "caveats" in keys:
+        from lecturekit.measure.orientation import orientation_claims
+        results["caveats"] = {"orientation": orientation_claims(model)}
     return results

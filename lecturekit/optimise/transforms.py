@@ -288,9 +288,20 @@ class Compose(Transform):
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
 
 
-def standard_robustness() -> Compose:
+def _rotation(max_degrees: float) -> list[Transform]:
+    """``[RandomRotate(max_degrees)]``, or nothing for 0 (no rotation at all)."""
+    check_real("max_degrees", max_degrees, "between 0 and 180", lambda d: 0 <= d <= 180)
+    return [RandomRotate(max_degrees)] if max_degrees else []
+
+
+def standard_robustness(max_degrees: float = 10.0) -> Compose:
     """Olah et al. 2017's transform recipe ("Feature Visualization", Distill; lucid's
     ``standard_transforms``): pad 12, jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 4.
+
+    ``max_degrees`` widens or narrows the rotation (0: none, 180: any angle), the
+    lecture's caveat for transform robustness, measured in
+    :mod:`lecturekit.measure.orientation`: rotating more can wipe out an orientation
+    the unit prefers.
 
     Differences from lucid: the padding is the constant 0 (the dataset mean
     colour in normalised units, where lucid pads with 0.5 grey in [0, 1]
@@ -304,14 +315,14 @@ def standard_robustness() -> Compose:
         Pad(12, mode="constant", value=0.0),
         Jitter(8),
         RandomScale(0.9, 1.1),
-        RandomRotate(10),
+        *_rotation(max_degrees),
         Jitter(4),
     ])
 
 
-def light_robustness() -> Compose:
+def light_robustness(max_degrees: float = 5.0) -> Compose:
     """Olah et al.'s (2017) transform recipe at about half strength, for small images:
-    pad 6, jitter 4, scale 0.95-1.05, rotate -5..5 degrees, jitter 2.
+    pad 6, jitter 4, scale 0.95-1.05, rotate -5..5 degrees (``max_degrees``), jitter 2.
 
     On the 128-pixel toy network the full recipe (:func:`standard_robustness`)
     sometimes lets another class win for the hexagon's class model (its logit
@@ -319,13 +330,17 @@ def light_robustness() -> Compose:
     probability 1 (``evaluate``'s ``class_model``).
     """
     return Compose([Pad(6, mode="constant", value=0.0), Jitter(4), RandomScale(0.95, 1.05),
-                    RandomRotate(5), Jitter(2)])
+                    *_rotation(max_degrees), Jitter(2)])
 
 
-def robustness_for(model: SizedModel) -> Compose:
+def robustness_for(model: SizedModel, max_degrees: float | None = None) -> Compose:
     """The transform robustness used by ``robust=True``: Olah et al.'s standard recipe
-    for ImageNet-sized models (input 200 pixels or more), the light one below that."""
-    return standard_robustness() if model.input_size >= 200 else light_robustness()
+    for ImageNet-sized models (input 200 pixels or more), the light one below that;
+    ``max_degrees`` replaces the recipe's rotation range (None: its own, 10 or 5)."""
+    large = model.input_size >= 200
+    if max_degrees is None:
+        return standard_robustness() if large else light_robustness()
+    return standard_robustness(max_degrees) if large else light_robustness(max_degrees)
 
 
 def inversion_shift(size: int) -> int:
