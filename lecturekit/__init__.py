@@ -32,8 +32,9 @@ from typing import Any
 
 from lecturekit import scenes
 from lecturekit.examples import (CLASS_MODEL_CLASSES, dream_inputs, inversion_image,
-                                 lecture_example, object_example, photo_example,
-                                 reference_images, scene_example, switch_network, top9_images)
+                                 lecture_example, object_example, one_kind_images,
+                                 photo_example, reference_images, scene_example, switch_network,
+                                 top9_images)
 from lecturekit.gradient.backward_rules import RULES, relu_backward
 from lecturekit.gradient.deconvnet import deconv_project, zero_all_but
 from lecturekit.gradient.gradients import input_gradient, layer_gradient
@@ -51,6 +52,7 @@ from lecturekit.measure.context import context_claims, grow_class, place_energy
 from lecturekit.measure.edge_profile import edge_profile, strongest_edge
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.orientation import rotation_caveat
+from lecturekit.measure.prior_influence import learned_prior_influence
 from lecturekit.measure.localisation import localisation_table
 from lecturekit.measure.photo_localisation import photo_pointing, two_object_test
 from lecturekit.measure.randomisation import cascading_randomisation, independent_randomisation
@@ -73,21 +75,21 @@ __version__ = "0.1.0"
 _LAZY = {"plot": "lecturekit.ui.plot", "widgets": "lecturekit.ui.widgets"}
 
 __all__ = [
-    "CHOICE_LABELS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel", "FeatureMatching",
-    "FeatureStatisticsPrior", "Layer", "Logit", "Neuron", "PerImage", "Probability", "RULES",
-    "Term",
-    "activation_maximisation", "all_pairs", "cascading_randomisation", "channel_max_abs",
-    "class_gallery", "class_model", "class_sensitivity", "colour_baseline_accuracy",
-    "context_claims", "deconv_project", "deepdream", "default_recipe", "dream_inputs",
-    "edge_concentration", "edge_profile", "grow_class", "independent_randomisation", "input_gradient",
-    "inversion_image", "invert", "invert_layers", "layer_gradient", "layer_roles", "layer_table",
-    "layout_correlation", "lecture_example", "load_image", "load_model", "localisation_table",
-    "max_octaves", "most_active_channel", "most_selective_channel", "normalised_step_size",
-    "object_example", "objects_seen", "optimise", "photo_example", "photo_pointing",
-    "pixel_bounds", "place_energy", "plot", "psnr", "rank_correlation", "receptive_field",
-    "reference_images", "reidentification_rate", "relu_backward", "rotation_caveat",
-    "saliency_map", "sample_image", "scene_accuracy", "scene_example", "scenes", "spearman",
-    "ssim", "strongest_edge", "strongest_unit",
+    "CHOICE_LABELS", "CLASS_MODEL_CLASSES", "CLASS_MODEL_RECIPES", "Channel",
+    "FeatureMatching", "FeatureStatisticsPrior", "Layer", "Logit", "Neuron", "PerImage",
+    "Probability", "RULES", "Term", "activation_maximisation", "all_pairs",
+    "cascading_randomisation", "channel_max_abs", "class_gallery", "class_model",
+    "class_sensitivity", "colour_baseline_accuracy", "context_claims", "deconv_project",
+    "deepdream", "default_recipe", "dream_inputs", "edge_concentration", "edge_profile",
+    "grow_class", "independent_randomisation", "input_gradient", "inversion_image", "invert",
+    "invert_layers", "layer_gradient", "layer_roles", "layer_table", "layout_correlation",
+    "learned_prior_influence", "lecture_example", "load_image", "load_model",
+    "localisation_table", "max_octaves", "most_active_channel", "most_selective_channel",
+    "normalised_step_size", "object_example", "objects_seen", "one_kind_images", "optimise",
+    "photo_example", "photo_pointing", "pixel_bounds", "place_energy", "plot", "psnr",
+    "rank_correlation", "receptive_field", "reference_images", "reidentification_rate",
+    "relu_backward", "rotation_caveat", "saliency_map", "sample_image", "scene_accuracy",
+    "scene_example", "scenes", "spearman", "ssim", "strongest_edge", "strongest_unit",
     "switch_network", "top9", "top9_images", "top_predictions", "transformed_probability",
     "two_object_test", "widgets", "zero_all_but",
 ]

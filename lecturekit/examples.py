@@ -27,14 +27,15 @@ from lecturekit.models import LayeredNetwork, load_model
 from lecturekit.validation import check_at_least, check_int, check_seed, check_side
 
 __all__ = ["CAT_CLASS", "CLASS_MODEL_CLASSES", "EXAMPLE_PHOTOS", "EXAMPLE_SCENES", "Example",
-           "REFERENCE_PHOTOS", "SEED_OFFSETS", "dream_inputs", "inversion_image", "lecture_example",
-           "LECTURE_OBJECTS", "object_example", "photo_collection", "photo_example",
-           "photo_scene_collection", "reference_images",
+           "LECTURE_OBJECTS", "ONE_KIND", "REFERENCE_PHOTOS", "SEED_OFFSETS", "dream_inputs",
+           "inversion_image", "lecture_example", "object_example", "one_kind_images",
+           "photo_collection", "photo_example", "photo_scene_collection", "reference_images",
            "scene_collection", "scene_example",
            "switch_network", "top9_images"]
 
 SEED_OFFSETS: dict[str, int] = {
     "learned prior's reference scenes": 50_000,
+    "learned prior's one-kind scenes": 60_000,
     "two-object photo scenes (localisation)": 100_000,
     "photo galleries (anonymisation)": 200_000,
     "top-9 two-object photo scenes": 300_000,
@@ -76,6 +77,13 @@ al.'s (2014) figure that ImageNet has."""
 REFERENCE_PHOTOS: tuple[str, ...] = ("coffee", "astronaut", "rocket", "grace_hopper")
 """Sample photos used as natural images for a learned prior (the cat is left out: it is
 the image the notebooks invert)."""
+
+
+ONE_KIND: dict[str, str] = {"photo object": "espresso", "photo background": "grass",
+                            "toy class": "ring"}
+"""The one kind of image :func:`one_kind_images` fits a learned prior to, to show what the
+prior puts into an image of another kind: an espresso on grass (photo scenes) for photo
+networks, rings for the toy."""
 
 
 def _on_scenes(model: LayeredNetwork) -> bool:
@@ -202,6 +210,24 @@ def reference_images(model: LayeredNetwork, size: int | None = None,
         return model.preprocess.normalise(images)
     preprocess = replace(model.preprocess, resize=size, crop=size)
     return preprocess([sample_image(name) for name in REFERENCE_PHOTOS])
+
+
+def one_kind_images(model: LayeredNetwork, n: int = 8, size: int | None = None) -> torch.Tensor:
+    """``n`` images of one kind (:data:`ONE_KIND`), normalised for ``model``, for a learned
+    prior whose influence should be easy to tell apart from the image it helps to invert:
+    photo scenes of an espresso cup on grass for photo networks (the cat, the image they
+    invert, is neither green nor a cup), fresh scenes of rings for the toy."""
+    size = model.input_size if size is None else check_side("size", size, model.min_input_size)
+    check_at_least("n", n, 1)
+    offset = SEED_OFFSETS["learned prior's one-kind scenes"]
+    if _on_scenes(model):
+        label = model.class_index(ONE_KIND["toy class"])
+        images, _, _ = scenes.make_batch(scenes.class_gallery(label, n, offset), size=size)
+    else:
+        images, _ = photo_scenes.make_photo_batch(
+            photo_scenes.photo_seeds(n, offset), size, names=[ONE_KIND["photo object"]],
+            background=ONE_KIND["photo background"])
+    return model.preprocess.normalise(images)
 
 
 def top9_images(model: LayeredNetwork) -> ImageCollection:

@@ -125,9 +125,13 @@ def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- drawing
 
-def _background(rng: np.random.Generator, size: int) -> tuple[str, torch.Tensor]:
-    """A tinted, randomly cut and flipped texture of ``size`` x ``size`` pixels."""
-    name = str(rng.choice(list(BACKGROUNDS)))
+def _background(rng: np.random.Generator, size: int,
+                forced: str | None = None) -> tuple[str, torch.Tensor]:
+    """A tinted, randomly cut and flipped texture of ``size`` x ``size`` pixels; ``forced``
+    names the texture instead of the seed (the seed's draw is still made, so that cut,
+    tint and places stay those of the seed)."""
+    drawn = str(rng.choice(list(BACKGROUNDS)))
+    name = drawn if forced is None else forced
     texture = _texture(name)
     side = int(rng.integers(size, texture.shape[-1] + 1))
     top = int(rng.integers(0, texture.shape[-2] - side + 1))
@@ -195,14 +199,18 @@ def _paste(image: torch.Tensor, name: str, rng: np.random.Generator,
 
 
 def make_photo_scene(seed: int, size: int = SIZE, n_objects: int = 1,
-                     names: Sequence[str] | None = None) -> PhotoScene:
+                     names: Sequence[str] | None = None,
+                     background: str | None = None) -> PhotoScene:
     """The photo scene of ``seed``: ``n_objects`` (1 or 2) objects of different classes on
     a textured background, ``size`` x ``size`` pixels. ``names`` picks the objects (keys
-    of :data:`PHOTO_OBJECTS`) instead of the seed; their places and sizes still follow
+    of :data:`PHOTO_OBJECTS`) and ``background`` the texture (a key of
+    :data:`BACKGROUNDS`) instead of the seed; places, sizes, cut and tint still follow
     the seed."""
     check_seed(seed)
     size = check_side("size", size, 64)
     check_int("n_objects", n_objects, "1 or 2", lambda n: n in (1, 2))
+    if background is not None:
+        check_choice("background", background, BACKGROUNDS)
     rng = np.random.default_rng(seed)
     if names is None:
         names = _draw_names(rng, n_objects)
@@ -210,7 +218,7 @@ def make_photo_scene(seed: int, size: int = SIZE, n_objects: int = 1,
         names = [check_choice("names", name, PHOTO_OBJECTS) for name in names]
         check_int("len(names)", len(names), f"equal to n_objects={n_objects}",
                   lambda n: n == n_objects)
-    background, image = _background(rng, size)
+    background, image = _background(rng, size, background)
     taken: list[tuple[int, int, int, int]] = []
     placed = []
     for name in names:
@@ -234,10 +242,12 @@ def _draw_names(rng: np.random.Generator, n_objects: int) -> list[str]:
 
 
 def make_photo_batch(seeds: Iterable[int], size: int = SIZE, n_objects: int = 1,
-                     names: Sequence[str] | None = None) -> tuple[torch.Tensor, list[PhotoScene]]:
+                     names: Sequence[str] | None = None,
+                     background: str | None = None) -> tuple[torch.Tensor, list[PhotoScene]]:
     """The scenes of ``seeds`` as a batch (N, 3, size, size) in [0, 1], with the scenes
-    (their objects and boxes); ``names`` as in :func:`make_photo_scene`, for every scene."""
-    made = [make_photo_scene(seed, size, n_objects, names) for seed in seeds]
+    (their objects and boxes); ``names`` and ``background`` as in :func:`make_photo_scene`,
+    for every scene."""
+    made = [make_photo_scene(seed, size, n_objects, names, background) for seed in seeds]
     if not made:
         raise ValueError("seeds is empty; give at least one seed")
     return torch.stack([scene.image for scene in made]), made

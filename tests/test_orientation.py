@@ -101,12 +101,18 @@ def test_bad_input_names_the_parameter(call, name: str) -> None:
         call()
 
 
-def test_evaluate_reports_the_caveat_for_the_toys_early_edge_map() -> None:
+def test_evaluate_reports_both_caveats_on_the_toy() -> None:
     from lecturekit.measure.evaluate import evaluate
     from lecturekit.models import load_model
 
     toy = load_model("toy", verbose=False)
-    report = evaluate(toy, keys=("caveats",))["caveats"]["orientation"]
+    caveats = evaluate(toy, keys=("caveats",))["caveats"]
+    prior = caveats["learned_prior"]
+    assert list(prior["by_lambda"]) == ["0", "1", "10", "100"]
+    assert all(0 <= v[key] <= 1 for v in prior["by_lambda"].values()
+               for key in ("to_original", "to_prior"))
+    assert 0 <= prior["original_to_prior"] <= 1
+    report = caveats["orientation"]
     assert report["layer"] == toy.lecture_layers.early
     assert 0 <= report["channel"] < toy.activations(torch.zeros(1, 3, 128, 128),
                                                     [report["layer"]])[report["layer"]].shape[1]

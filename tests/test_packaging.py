@@ -118,7 +118,7 @@ def test_evaluate_measures_every_key_it_names(toy_model, monkeypatch):
                            ("class_model", "class_model_claims"),
                            ("inversion", "inversion_claims"), ("context", "context_claims"),
                            ("anonymisation", "anonymisation_claims"),
-                           ("sanity", "sanity_claims")):
+                           ("sanity", "sanity_claims"), ("caveats", "caveat_claims")):
         monkeypatch.setattr(module, function, marker(name))
     report = module.evaluate(toy_model, n_scenes=3)
     assert report == {"model": "toy", "n_scenes": 3,

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from lecturekit import scenes
 from lecturekit.measure.accuracy import scene_accuracy
 from lecturekit.measure.anonymisation import anonymisation_claims
+from lecturekit.measure.caveats import caveat_claims
 from lecturekit.measure.class_model_claims import class_model_claims
 from lecturekit.measure.colour_baseline import colour_baseline_accuracy
 from lecturekit.measure.context import context_claims
 from lecturekit.measure.imagenet_claims import IMAGENET_EVALUATIONS, evaluate_imagenet
 from lecturekit.measure.inversion_claims import inversion_claims
 from lecturekit.measure.localisation import localisation_table
-from lecturekit.measure.orientation import orientation_claims
 from lecturekit.measure.sanity_checks import SANITY_SCENES, sanity_claims
 from lecturekit.models import LayeredNetwork
 from lecturekit.validation import check_at_least
@@ -45,10 +45,10 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     ``"sanity"``, the sanity checks of the gradient maps on :data:`SANITY_SCENES` fresh
     scenes, each explained by its true class: cascading and independent randomisation,
     class sensitivity and the edge baseline (:mod:`lecturekit.measure.sanity_checks`);
-    ``"caveats"``, what transform robustness takes away: the orientation of an early map's
-    optimised image under rotations up to 0, 10 and 180 degrees
-    (:func:`lecturekit.measure.orientation.orientation_claims`). On both kinds of
-    network."""
+    ``"caveats"``, what transform robustness takes away (the orientation of an early map's
+    optimised image under rotations up to 0, 10 and 180 degrees) and what a learned prior
+    fitted on images of one kind puts into another image's inversion
+    (:mod:`lecturekit.measure.caveats`). On both kinds of network."""
     valid = IMAGENET_EVALUATIONS if model.dataset == "imagenet" else EVALUATIONS
     keys = valid if keys is None else tuple(keys)
     unknown = sorted(set(keys) - set(valid))
@@ -84,7 +84,7 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
                                               size=model.input_size)
         results["sanity"] = sanity_claims(model, model.preprocess.normalise(images), labels)
     if "caveats" in keys:
-        results["caveats"] = {"orientation": orientation_claims(model)}
+        results["caveats"] = caveat_claims(model)
     return results
 
 

@@ -114,7 +114,7 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
     ``"sanity"`` (the sanity checks on the four sample photos of
     :func:`~lecturekit.examples.lecture_example`, the cat explained as "tabby", the
     others by the network's first guess) and ``"caveats"`` (what transform robustness
-    takes away, :func:`~lecturekit.measure.orientation.orientation_claims`). ``judge``
+    takes away and what a learned prior puts in, :mod:`lecturekit.measure.caveats`). ``judge``
     defaults to EfficientNet-Lite1."""
     from lecturekit.examples import inversion_image, lecture_example
     from lecturekit.measure.inversion_claims import inversion_claims
@@ -148,6 +148,6 @@ def evaluate_imagenet(model: LayeredNetwork, keys: Sequence[str] = IMAGENET_EVAL
         example = lecture_example(model, n=len(EXAMPLE_PHOTOS))
         results["sanity"] = sanity_claims(model, example.batch, example.labels)
     if "caveats" in keys:
-        from lecturekit.measure.orientation import orientation_claims
-        results["caveats"] = {"orientation": orientation_claims(model)}
+        from lecturekit.measure.caveats import caveat_claims
+        results["caveats"] = caveat_claims(model)
     return results

@@ -16,12 +16,13 @@ from lecturekit.ui.plot.gradient import (RULE_TITLES, show_gradients, show_relu_
                                          show_rule_comparison, show_saliency, show_top9)
 from lecturekit.ui.plot.inversion import (inversion_grid_figure, lecture_priors,
                                           regulariser_figure, show_edge_zoom, show_inversion_grid,
-                                          show_regularisers, show_similarity_matrices)
+                                          show_prior_influence, show_regularisers,
+                                          show_similarity_matrices)
 from lecturekit.ui.plot.sanity import show_class_sensitivity, show_randomisation
 
 __all__ = ["RULE_TITLES", "class_model_figure", "deepdream_figure", "inversion_grid_figure",
            "lecture_priors", "regulariser_figure", "save_figure", "show_class_models",
            "show_class_sensitivity", "show_context", "show_edge_zoom", "show_gradients",
-           "show_images", "show_inversion_grid", "show_orientation",
+           "show_images", "show_inversion_grid", "show_orientation", "show_prior_influence",
            "show_randomisation", "show_regularisers", "show_relu_rules", "show_rule_comparison",
            "show_saliency", "show_similarity_matrices", "show_top9"]

@@ -8,7 +8,9 @@ Attention, Part 4", FAU Deep Learning):
 * :func:`regulariser_figure`: one layer inverted under each image prior of
   the lecture, side by side;
 * :func:`show_edge_zoom`: one edge of the original, enlarged, under several priors, with
-  the grey values across it (the lecture's "TV keeps jumps, low-pass smears them").
+  the grey values across it (the lecture's "TV keeps jumps, low-pass smears them");
+* :func:`show_prior_influence`: what a learned prior fitted on images of one kind puts
+  into the inversion of another image as its weight grows.
 
 Each ``*_figure(model)`` takes only the model (the image comes from
 :func:`lecturekit.examples.inversion_image`), so it can be registered in the kit's
@@ -26,6 +28,7 @@ from matplotlib.figure import Figure
 
 from lecturekit.examples import inversion_image, reference_images
 from lecturekit.measure.edge_profile import EdgeSpot, edge_profile, strongest_edge
+from lecturekit.measure.prior_influence import PriorInfluence
 from lecturekit.models import LayeredNetwork
 from lecturekit.optimise.inversion import (CHOICE_LABELS, PRIOR_CHOICES, InversionResult,
                                            invert, invert_layers, prior_choice)
@@ -34,7 +37,8 @@ from lecturekit.ui.plot.common import show_images
 from lecturekit.validation import check_at_least, check_index
 
 __all__ = ["inversion_grid_figure", "lecture_priors", "regulariser_figure", "show_edge_zoom",
-           "show_inversion_grid", "show_regularisers", "show_similarity_matrices"]
+           "show_inversion_grid", "show_prior_influence", "show_regularisers",
+           "show_similarity_matrices"]
 
 
 def lecture_priors(model: LayeredNetwork) -> dict[str, dict]:
@@ -122,7 +126,7 @@ def show_edge_zoom(results: Mapping[str, InversionResult], spot: EdgeSpot | None
             axis.plot([col, col], [row - half, row + half], color=colours[k], linewidth=1.5)
         axis.set_xlim(-0.5, crop.shape[-1] - 0.5)
         axis.set_ylim(crop.shape[-2] - 0.5, -0.5)
-        axis.set_title(f"{label}\n(pixels {top}-{top + crop.shape[-2] - 1}, "
+        axis.set_title(f"{label}\n(rows {top}-{top + crop.shape[-2] - 1}, columns "
                        f"{left}-{left + crop.shape[-1] - 1})", fontsize=9)
         axis.set_xticks([])
         axis.set_yticks([])
@@ -134,6 +138,45 @@ def show_edge_zoom(results: Mapping[str, InversionResult], spot: EdgeSpot | None
     chart.set_xlabel("pixels along the marked line, across the edge")
     chart.set_ylabel("grey value (0 to 1)")
     chart.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    return figure
+
+
+def show_prior_influence(influence: PriorInfluence, sources_shown: int = 3,
+                         size: float = 2.2) -> Figure:
+    """What a learned prior puts in
+    (:func:`~lecturekit.measure.prior_influence.learned_prior_influence`): the original and the first ``sources_shown`` images the prior was fitted on (top row),
+    the reconstruction at each weight lambda (bottom row), and the colour similarity of each
+    reconstruction to the original and to the prior's images against lambda (right)."""
+    count = len(influence.lambdas)
+    sources_shown = check_at_least("sources_shown", sources_shown, 1)
+    shown = min(sources_shown, influence.sources01.shape[0])
+    columns = max(count, 1 + shown)
+    figure = plt.figure(figsize=(size * (columns + 1.6), size * 2.2))
+    grid = figure.add_gridspec(2, columns + 1, width_ratios=[1.0] * columns + [1.6])
+    top = [(influence.original01[0], "original (inverted)")] + \
+        [(influence.sources01[k], f"prior's image {k + 1}") for k in range(shown)]
+    bottom = [(influence.images01[k], f"λ = {lam:g}\nfeature error "
+               f"{float(influence.feature_error[k]):.2f}")
+              for k, lam in enumerate(influence.lambdas)]
+    for row, panels in enumerate((top, bottom)):
+        for column, (image, title) in enumerate(panels):
+            axis = figure.add_subplot(grid[row, column])
+            axis.imshow(image.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy())
+            axis.set_title(title, fontsize=9)
+            axis.set_xticks([])
+            axis.set_yticks([])
+    chart = figure.add_subplot(grid[:, columns])
+    positions = list(range(count))
+    chart.plot(positions, influence.to_original.tolist(), marker="o", color="black",
+               label="colours like the original")
+    chart.plot(positions, influence.to_prior.tolist(), marker="o", color="tab:green",
+               label="colours like the prior's images")
+    chart.set_xticks(positions, [f"{lam:g}" for lam in influence.lambdas])
+    chart.set_xlabel("weight λ of the learned prior")
+    chart.set_ylabel("colour similarity (histogram intersection)")
+    chart.set_ylim(0, 1)
+    chart.legend(fontsize=8, loc="upper center")
     figure.tight_layout()
     return figure
 
