@@ -157,15 +157,16 @@ def learned_prior_influence(model: LayeredNetwork, image: torch.Tensor, sources:
     sources01 = model.deprocess(sources)
     original01 = result.original01[:1]
     images01 = result.image01
+    original_colours = colour_histogram(original01, bins, sigma)
+    prior_colours = colour_histogram(sources01, bins, sigma)
+    colours = [colour_histogram(images01[i:i + 1], bins, sigma) for i in range(len(weights))]
     return PriorInfluence(
         layer=layer, lambdas=weights, images01=images01, original01=original01,
         sources01=sources01,
-        to_original=torch.tensor([colour_similarity(images01[i:i + 1], original01, bins, sigma)
-                                  for i in range(len(weights))]),
-        to_prior=torch.tensor([colour_similarity(images01[i:i + 1], sources01, bins, sigma)
-                               for i in range(len(weights))]),
+        to_original=torch.tensor([histogram_intersection(c, original_colours) for c in colours]),
+        to_prior=torch.tensor([histogram_intersection(c, prior_colours) for c in colours]),
         ssim=result.ssim.double(), feature_error=result.feature_error.double(),
-        original_to_prior=colour_similarity(original01, sources01, bins, sigma))
+        original_to_prior=histogram_intersection(original_colours, prior_colours))
 
 
 def prior_influence_claims(model: LayeredNetwork) -> dict[str, object]:
