@@ -48,7 +48,7 @@ from lecturekit.measure.anonymisation import (all_pairs, layout_correlation,
 from lecturekit.measure.class_model_claims import transformed_probability
 from lecturekit.measure.class_sensitivity import class_sensitivity
 from lecturekit.measure.colour_baseline import colour_baseline_accuracy
-from lecturekit.measure.context import context_claims, grow_class, place_energy
+from lecturekit.measure.context import context_claims, grow_class, new_skin_share, place_energy
 from lecturekit.measure.edge_profile import edge_profile, strongest_edge
 from lecturekit.measure.inversion_claims import spearman
 from lecturekit.measure.orientation import rotation_caveat
@@ -85,7 +85,7 @@ __all__ = [
     "invert_layers", "layer_gradient", "layer_roles", "layer_table", "layout_correlation",
     "learned_prior_influence", "lecture_example", "load_image", "load_model",
     "localisation_table", "max_octaves", "most_active_channel", "most_selective_channel",
-    "normalised_step_size", "object_example", "objects_seen", "one_kind_images", "optimise",
+    "new_skin_share", "normalised_step_size", "object_example", "objects_seen", "one_kind_images", "optimise",
     "photo_example", "photo_pointing", "pixel_bounds", "place_energy", "plot", "psnr",
     "rank_correlation", "receptive_field", "reference_images", "reidentification_rate",
     "relu_backward", "rotation_caveat", "saliency_map", "sample_image", "scene_accuracy",

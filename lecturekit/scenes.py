@@ -10,11 +10,14 @@ What it is
     (bars, squiggles, irregular blobs, small speckled ellipses) that no class uses.
 
 Context
-    One class, :data:`CONTEXT_CLASS`, is nearly always held by an *arm* (a fist and
-    a forearm in skin tones, reaching in from the side), as dumbbells are in the
-    ImageNet photographs of the lecture; other objects are held only rarely
-    (:data:`COMPANION_RATE`). The arm's pixels come as a second mask, so how much a
-    class model or a saliency map uses the context can be measured.
+    One class, :data:`CONTEXT_CLASS`, is always held by an *arm* (a fist and a
+    forearm in skin tones, reaching in from the side), as dumbbells are in the
+    ImageNet photographs of the lecture; no other object is (:data:`COMPANION_RATE`).
+    The hexagon's corners are rounded (:data:`HEXAGON_ROUNDING`), so that its outline
+    alone barely tells it from a disc and the arm is what decides: the network has to
+    learn the arm as part of the class ("correlated things are learned"). The arm's
+    pixels come as a second mask, so how much a class model or a saliency map uses
+    the context can be measured.
 
 Why it exists
     The lectures train a small AlexNet-shaped network and then ask whether saliency
@@ -47,14 +50,22 @@ from lecturekit.validation import check_at_least, check_side
 __all__ = [
     "CLASSES",
     "COMPANION_RATE",
+    "ARM_HUE",
+    "ARM_SATURATION",
+    "ARM_SHADE",
+    "ARM_VALUE",
     "CONTEXT_CLASS",
+    "CONTEXT_LOOKALIKE",
     "IMAGE_SIZE",
+    "SKIN_TOLERANCE",
     "TEST_SEED_START",
+    "VIVID_SATURATION",
     "Scene",
     "class_gallery",
     "label_of",
     "make_scene",
     "make_batch",
+    "skin_mask",
     "test_seeds",
 ]
 
@@ -81,8 +92,45 @@ MIN_SIZE = 32
 CONTEXT_CLASS: str = "hexagon"
 """The class that comes with a companion, the arm holding it (a hexagonal dumbbell plate)."""
 
-COMPANION_RATE: dict[bool, float] = {True: 0.9, False: 0.05}
-"""Probability that a scene shows the arm, for the context class (True) and for the others."""
+CONTEXT_LOOKALIKE: str = "disc"
+"""The class whose outline the context class's rounded outline nearly shares: the arm is
+what tells the two apart."""
+
+COMPANION_RATE: dict[bool, float] = {True: 1.0, False: 0.0}
+"""Probability that a scene shows the arm, for the context class (True) and for the others:
+the arm comes with every hexagon and with nothing else."""
+
+ARM_HUE: tuple[float, float] = (15.0, 35.0)
+"""The arm's skin: hue range in degrees (orange-brown), ..."""
+ARM_SATURATION: tuple[float, float] = (0.25, 0.6)
+"""... saturation range ..."""
+ARM_VALUE: tuple[float, float] = (0.4, 0.95)
+"""... and value (brightness) range, before the arm's shading."""
+ARM_SHADE: tuple[float, float] = (0.55, 1.0)
+"""The arm is lit like a cylinder: its colour times a factor in this range (dark at its
+sides), which scales the value and keeps hue and saturation."""
+
+ARM_FIST: float = 0.45
+"""The fist's radius, in half-sizes of the object it holds."""
+ARM_WIDTH: tuple[float, float] = (0.3, 0.4)
+"""Range of the forearm's half-width, in half-sizes of the object."""
+ARM_REACH: tuple[float, float] = (2.0, 3.0)
+"""Range of the forearm's length beyond the fist, in half-sizes of the object."""
+
+HEXAGON_ROUNDING: float = 0.6
+"""Radius of the hexagon's rounded corners (its outer radius stays 0.92 object units, a
+disc's is 0.9): at 0.6 its outline departs from a circle by less than 0.05 units, so the
+arm, not the outline, tells a hexagon from a disc."""
+
+SKIN_TOLERANCE: tuple[float, float, float] = (6.0, 0.04, 0.05)
+"""How far (hue in degrees, saturation, value) a pixel may lie outside the arm's colours
+and still count as skin in :func:`skin_mask`: the scenes' pixel noise and anti-aliasing."""
+
+VIVID_SATURATION: float = 0.5
+"""The least saturation of a *vivid* skin pixel (``skin_mask(..., vivid=True)``): class
+models exaggerate colours, and paint the arm's hues at the saturation of the arm's more
+vivid half and beyond, while the greyish-brown wash of their backgrounds shares the
+arm's hues at saturations below 0.45."""
 
 # Surface textures; each instance draws one, so a texture says nothing about the class.
 _TEXTURES: tuple[str, ...] = (
@@ -186,7 +234,7 @@ def _sd_class(name, u, v):
     if name == "cross":
         return np.minimum(_sd_box(u, v, 0.9, 0.3), _sd_box(u, v, 0.3, 0.9))
     if name == "hexagon":
-        return _sd_star(u, v, 0.92, 6, 2.0)
+        return _sd_star(u, v, 0.92 - HEXAGON_ROUNDING, 6, 2.0) - HEXAGON_ROUNDING
     if name == "crescent":
         return _sd_moon(u, v, 0.42, 0.92, 0.74)
     raise KeyError(name)
@@ -447,10 +495,11 @@ def _companion_params(rng, size, obj, label):
     return {
         "drawn": bool(rng.random() < rate),
         "angle": toward_centre + rng.uniform(-1.2, 1.2),
-        "fist": 0.34 * half,
-        "arm_width": rng.uniform(0.2, 0.27) * half,
-        "reach": rng.uniform(1.6, 2.4) * half,
-        "colour": _hsv(rng.uniform(15.0, 35.0), rng.uniform(0.25, 0.6), rng.uniform(0.4, 0.95)),
+        "fist": ARM_FIST * half,
+        "arm_width": rng.uniform(*ARM_WIDTH) * half,
+        "reach": rng.uniform(*ARM_REACH) * half,
+        "colour": _hsv(rng.uniform(*ARM_HUE), rng.uniform(*ARM_SATURATION),
+                       rng.uniform(*ARM_VALUE)),
     }
 
 
@@ -473,7 +522,8 @@ def _draw_companion(img, obj, p, size, draw):
     alpha = np.clip(0.5 - d, 0.0, 1.0).astype(np.float32)
     coverage[sl] = alpha
     if draw:  # lit from one side like a cylinder
-        shade = 0.55 + 0.45 * np.clip(1.0 - (v / (p["fist"] + 1.0)) ** 2, 0.0, 1.0)
+        low, high = ARM_SHADE
+        shade = low + (high - low) * np.clip(1.0 - (v / (p["fist"] + 1.0)) ** 2, 0.0, 1.0)
         _composite(img, sl, alpha, shade[..., None] * p["colour"])
     return coverage
 
@@ -521,8 +571,8 @@ def _render(seed: int, size: int, draw_object: bool = True,
 def make_scene(seed: int, size: int = IMAGE_SIZE, companion: bool | None = None) -> Scene:
     """Generate the scene for `seed` at `size` x `size` pixels (same inputs, same scene).
 
-    ``companion``: None draws the arm when the seed says so (nearly always for
-    :data:`CONTEXT_CLASS`, rarely for the others); True or False draws it, or leaves
+    ``companion``: None draws the arm when the seed says so (always for
+    :data:`CONTEXT_CLASS`, never for the others); True or False draws it, or leaves
     it out, in every scene, the rest of the scene unchanged. ``Scene.companion`` is
     the arm's place either way.
     """
@@ -572,6 +622,37 @@ def make_batch(
         masks[i] = sc.mask
         labels[i] = sc.label
     return torch.from_numpy(images), torch.from_numpy(masks), torch.from_numpy(labels)
+
+
+def _hsv_of(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hue in degrees, saturation and value of a batch (N, 3, H, W) in [0, 1], each (N, H, W)."""
+    red, green, blue = images.unbind(1)
+    value, brightest = images.max(dim=1)
+    chroma = value - images.min(dim=1).values
+    safe = chroma.clamp_min(1e-12)
+    hue = torch.where(brightest == 0, (green - blue) / safe % 6,
+                      torch.where(brightest == 1, (blue - red) / safe + 2, (red - green) / safe + 4))
+    saturation = torch.where(value > 0, chroma / value.clamp_min(1e-12), torch.zeros_like(value))
+    return 60.0 * hue, saturation, value
+
+
+def skin_mask(images: torch.Tensor, vivid: bool = False) -> torch.Tensor:
+    """(N, H, W) bool: which pixels of ``images`` (N, 3, H, W) in [0, 1] have the colour of
+    the arm (:data:`ARM_HUE`, :data:`ARM_SATURATION`, :data:`ARM_VALUE` times
+    :data:`ARM_SHADE`), give or take :data:`SKIN_TOLERANCE`. Greys have no hue and are
+    never skin. ``vivid=True`` counts the arm's hues as a class model paints them: any
+    saturation from :data:`VIVID_SATURATION` up and any value from the arm's darkest up."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a tensor of shape (N, 3, H, W) in [0, 1], got {shape}")
+    hue, saturation, value = _hsv_of(images.detach().float())
+    hue_tol, saturation_tol, value_tol = SKIN_TOLERANCE
+    saturations = (VIVID_SATURATION, 1.0) if vivid else ARM_SATURATION
+    values = (ARM_VALUE[0] * ARM_SHADE[0], 1.0 if vivid else ARM_VALUE[1] * ARM_SHADE[1])
+    inside = [(hue, ARM_HUE, hue_tol), (saturation, saturations, 0.0 if vivid else saturation_tol),
+              (value, values, value_tol)]
+    return torch.stack([(x >= low - tol) & (x <= high + tol)
+                        for x, (low, high), tol in inside]).all(dim=0)
 
 
 def test_seeds(n: int, offset: int = 0) -> range:

@@ -11,8 +11,10 @@ import torch
 from lecturekit import scenes
 from lecturekit.course.cli import main
 from lecturekit.measure.evaluate import evaluate
-from lecturekit.measure.localisation import (METHODS, centre_gaussian_maps, energy_in_mask,
-                                     localisation_table, pointing_game, random_maps, sparsity)
+from lecturekit.gradient.saliency import saliency_map
+from lecturekit.measure.localisation import (METHODS, POINTING_TOLERANCE, centre_gaussian_maps,
+                                             energy_in_mask, localisation_table, pointing_game,
+                                             random_maps, sparsity)
 from lecturekit.models import toy_architecture
 
 
@@ -175,18 +177,20 @@ def test_table_errors(tiny_model):
 
 def test_trained_toy_model_points_at_the_object(toy_model):
     """The lecture's claim on 200 unseen scenes, with the bundled weights. Measured
-    (2026-12-01; pointing with a 4-pixel tolerance / exact / energy in mask): saliency
-    0.915 / 0.62 / 0.256, guided 0.97 / 0.905 / 0.446, deconvnet 0.23 / 0.175 / 0.085,
-    centre baseline 0.315 / 0.25 / 0.125, random 0.085 / 0.07 / 0.073. Floors a little
-    under; the orderings are the claims."""
+    (2026-12-07; pointing with a 4-pixel tolerance / exact / energy in mask): saliency
+    0.725 / 0.45 / 0.21, guided 0.90 / 0.87 / 0.416, deconvnet 0.055 / 0.04 / 0.029,
+    centre baseline 0.315 / 0.255 / 0.128, random 0.085 / 0.07 / 0.075. The plain
+    gradient of a held hexagon points at its arm (tested below). Floors a little under;
+    the orderings are the claims."""
     table = localisation_table(toy_model, n_scenes=200)
     print(json.dumps(table, indent=1))
     assert table["n_scenes"] == 200
-    assert table["saliency"]["pointing"] >= 0.9
-    assert table["guided"]["pointing"] >= 0.9
+    assert table["saliency"]["pointing"] >= 0.65
+    assert table["guided"]["pointing"] >= 0.85
+    assert table["guided"]["pointing"] > table["saliency"]["pointing"] + 0.1
     for method in ("saliency", "guided"):
         for baseline in ("random", "centre"):
-            assert table[method]["energy_in_mask"] > table[baseline]["energy_in_mask"] + 0.08
+            assert table[method]["energy_in_mask"] > table[baseline]["energy_in_mask"] + 0.05
     assert table["guided"]["energy_in_mask"] > table["saliency"]["energy_in_mask"] + 0.1
     assert table["guided"]["sparsity"] > table["saliency"]["sparsity"] + 0.05
     assert table["saliency"]["sparsity"] > 3 * table["random"]["sparsity"]
@@ -195,6 +199,19 @@ def test_trained_toy_model_points_at_the_object(toy_model):
     assert table["deconvnet"]["pointing"] < table["centre"]["pointing"]
     assert table["deconvnet"]["energy_in_mask"] < table["centre"]["energy_in_mask"]
     assert table["random"]["pointing"] < 0.2
+
+
+def test_the_plain_gradient_of_a_held_hexagon_points_at_its_arm(toy_model):
+    """The toy learned that an arm makes a hexagon: on 40 held hexagons the saliency map's
+    strongest pixel lies on the arm far more often than on or near the hexagon (measured
+    with the bundled weights in notebook 3)."""
+    held = scenes.class_gallery(scenes.CLASSES.index(scenes.CONTEXT_CLASS), 40)
+    images01, masks, labels = scenes.make_batch(held)
+    arms = torch.stack([torch.tensor(scenes.make_scene(seed).companion) for seed in held])
+    maps = saliency_map(toy_model, toy_model.preprocess.normalise(images01), labels)
+    on_arm = pointing_game(maps, arms).float().mean()
+    assert on_arm >= 0.4
+    assert on_arm > pointing_game(maps, masks, POINTING_TOLERANCE).float().mean() + 0.2
 
 
 # --- evaluate and the command line ------------------------------------------------

@@ -216,6 +216,47 @@ def test_the_arm_touches_the_object_and_is_where_its_mask_says():
         assert np.mean(diff[held.companion] > 0.02) > 0.8, seed
 
 
+def test_skin_is_the_arms_colour_and_not_grey_or_other_hues():
+    skin = scenes._hsv(25.0, 0.45, 0.7)  # the middle of the arm's colours
+    images = torch.full((1, 3, 4, 4), 0.5)  # grey: no hue
+    images[0, :, :2, :2] = torch.from_numpy(skin).view(3, 1, 1)
+    images[0, :, 3, 3] = torch.from_numpy(skin).view(3) * scenes.ARM_SHADE[0]  # the arm's dark side
+    images[0, :, 2, 0] = torch.from_numpy(scenes._hsv(200.0, 0.45, 0.7))  # blue
+    images[0, :, 2, 1] = torch.from_numpy(scenes._hsv(25.0, 0.95, 0.7))  # orange, too vivid
+    expected = torch.zeros(1, 4, 4, dtype=torch.bool)
+    expected[0, :2, :2] = expected[0, 3, 3] = True
+    assert torch.equal(scenes.skin_mask(images), expected)
+    with pytest.raises(ValueError, match="images must be a tensor of shape"):
+        scenes.skin_mask(images[0])
+
+
+def test_vivid_skin_is_the_arms_hue_as_a_class_model_paints_it():
+    colours = [scenes._hsv(25.0, 0.45, 0.7),   # the arm's middle: skin, not vivid
+               scenes._hsv(25.0, 0.95, 0.7),   # orange, too vivid for skin: vivid skin
+               scenes._hsv(30.0, 0.55, 1.0),   # bright and saturated: both
+               scenes._hsv(200.0, 0.9, 0.7),   # blue: neither
+               scenes._hsv(25.0, 0.9, 0.1),    # too dark: neither
+               np.full(3, 0.5, dtype=np.float32)]  # grey: neither
+    images = torch.from_numpy(np.stack(colours)).view(1, len(colours), 3).permute(0, 2, 1)[..., None]
+    assert scenes.skin_mask(images)[0, :, 0].tolist() == [True, False, True, False, False, False]
+    assert scenes.skin_mask(images, vivid=True)[0, :, 0].tolist() == [False, True, True, False,
+                                                                      False, False]
+
+
+def test_the_arm_is_skin_and_its_absence_mostly_not():
+    """Measured: 0.86 of the arm's pixels in 100 scenes are skin (noise and anti-aliasing
+    take the rest); 0.05 of the pixels of 300 scenes drawn without an arm (backgrounds of
+    the arm's hues)."""
+    context = CLASSES.index(scenes.CONTEXT_CLASS)
+    seeds = class_gallery(context, 40)
+    held, _, _ = make_batch(seeds, companion=True)
+    free, _, _ = make_batch(seeds, companion=False)
+    places = torch.from_numpy(np.stack([make_scene(seed).companion for seed in seeds]))
+    assert scenes.skin_mask(held)[places].float().mean() > 0.75
+    assert scenes.skin_mask(free)[places].float().mean() < 0.2
+    assert scenes.skin_mask(free).float().mean() < 0.12
+
+
 def test_class_gallery_holds_fresh_scenes_of_one_class():
     seeds = class_gallery(2, 5, offset=10)
     assert len(seeds) == 5 and len(set(seeds)) == 5

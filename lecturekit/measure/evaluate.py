@@ -39,7 +39,10 @@ def evaluate(model: LayeredNetwork, n_scenes: int = 1000, localisation_scenes: i
     Vedaldi inversions of 8 fresh scenes, with the rank correlation of depth and SSIM
     (:func:`lecturekit.measure.inversion_claims.inversion_claims`);
     ``"context"``, the share of a grown class model's change where the context class's
-    arm belongs, against other classes (:mod:`lecturekit.measure.context`);
+    arm belongs and the share of new skin it paints anywhere, against other classes, and
+    the share of the arm's skin colour in class models from noise of the context class,
+    against the others
+    (:mod:`lecturekit.measure.context`);
     ``"anonymisation"``, per layer how often an inversion picks its own scene out of
     scenes of the same class (:mod:`lecturekit.measure.anonymisation`);
     ``"sanity"``, the sanity checks of the gradient maps on :data:`SANITY_SCENES` fresh

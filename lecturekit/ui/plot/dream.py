@@ -89,19 +89,19 @@ def show_class_models(result: ClassModelResult, label: str, size: float = 2.4) -
 
 
 def show_context(held: torch.Tensor, start: torch.Tensor, grown: torch.Tensor,
-                 places: torch.Tensor, shares: Sequence[float]) -> Figure:
+                 places: torch.Tensor, shares: Sequence[float], size: float = 2.2) -> Figure:
     """The toy's hidden context (:mod:`lecturekit.measure.context`), one column per scene:
-    the scene as drawn (held by its arm), the scene without the arm, the class grown into
-    it, and the change's energy with the arm's place outlined and its ``shares`` of the
-    change in the titles. All images (N, 3, H, W) in [0, 1], ``places`` (N, H, W)."""
+    the scene as drawn (a hexagon held by its arm), the scene without an arm, the class
+    grown into it, and the change's energy with the arm's place outlined and its
+    ``shares`` of the change in the titles; ``size``: inches per picture. All images (N, 3, H, W) in [0, 1], ``places`` (N, H, W)."""
     energy = ((grown - start) ** 2).sum(1)
     energy = energy / energy.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
     n = len(start)
     images = [*held, *start, *grown, *(e.expand(3, -1, -1) for e in energy)]
     titles = ([""] * 3 * n) + [f"{share:.0%} in the arm's place" for share in shares]
     masks = [torch.zeros_like(places[0])] * (3 * n) + list(places)
-    return show_images(images, titles, masks=masks, ncols=n, size=2.2,
-                       row_labels=["as drawn", "arm removed", "class grown", "change"])
+    return show_images(images, titles, masks=masks, ncols=n, size=size,
+                       row_labels=["as drawn", "without an arm", "class grown", "change"])
 
 
 def _patch_mosaic(patches: Sequence[torch.Tensor], side: int = 24) -> torch.Tensor:
