@@ -35,6 +35,7 @@ ALLOWED: dict[str, str] = {
     "68.9": "Mahendran & Vedaldi's typical pixel magnitude",
     "1280": "EfficientNet-Lite0's head width (its layer table)",
     "0.25": "a quarter (the ratio a speed target asks for)",
+    "16": "the side of the blocks of notebook 04's coarse share (its avg_pool2d's argument)",
     "12": "the padding of Olah et al.'s transforms (pixels)",
     "10": "Olah et al.'s rotations (degrees); DeepDream's steps per octave",
     "20": "Mahendran & Vedaldi: the error rarely exceeds 20 %",
