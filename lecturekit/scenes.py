@@ -631,7 +631,8 @@ def _hsv_of(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     chroma = value - images.min(dim=1).values
     safe = chroma.clamp_min(1e-12)
     hue = torch.where(brightest == 0, (green - blue) / safe % 6,
-                      torch.where(brightest == 1, (blue - red) / safe + 2, (red - green) / safe + 4))
+                      torch.where(brightest == 1, (blue - red) / safe + 2,
+                                  (red - green) / safe + 4))
     saturation = torch.where(value > 0, chroma / value.clamp_min(1e-12), torch.zeros_like(value))
     return 60.0 * hue, saturation, value
 

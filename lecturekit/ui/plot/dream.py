@@ -93,7 +93,8 @@ def show_context(held: torch.Tensor, start: torch.Tensor, grown: torch.Tensor,
     """The toy's hidden context (:mod:`lecturekit.measure.context`), one column per scene:
     the scene as drawn (a hexagon held by its arm), the scene without an arm, the class
     grown into it, and the change's energy with the arm's place outlined and its
-    ``shares`` of the change in the titles; ``size``: inches per picture. All images (N, 3, H, W) in [0, 1], ``places`` (N, H, W)."""
+    ``shares`` of the change in the titles; ``size``: inches per picture. All images
+    (N, 3, H, W) in [0, 1], ``places`` (N, H, W)."""
     energy = ((grown - start) ** 2).sum(1)
     energy = energy / energy.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
     n = len(start)
